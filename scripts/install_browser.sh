@@ -6,12 +6,12 @@ cd "$(dirname "$0")/.."
 
 if [ ! -x /usr/bin/chromium ]; then
   export DEBIAN_FRONTEND=noninteractive
-  # The package lists may be absent or stale on a fresh machine: refresh only if the
-  # candidate is unknown, since an update costs time on every CI run otherwise.
-  if ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  # Try the lists already on the machine first (an update costs time on every CI run);
+  # absent or stale lists make the install fail: then refresh and retry.
+  apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core || {
     apt-get update -q
-  fi
-  apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
+    apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
+  }
 fi
 
 want=$(node -p "require('./package-lock.json').packages['node_modules/playwright-core'].version")

@@ -1,0 +1,94 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { serialise, parse, validate, emptyState, newOperation } from "../../web/spec.js";
+
+const docExample = () => {
+  const md = readFileSync(new URL("../../docs/spec-format.md", import.meta.url), "utf8");
+  return md.match(/```json\n([\s\S]*?)```/)[1];
+};
+
+test("the documented example round-trips unchanged", () => {
+  const text = docExample();
+  const state = parse(text);
+  assert.equal(state.operations.length, 2);
+  assert.deepEqual(JSON.parse(serialise(state)), JSON.parse(text));
+  assert.equal(serialise(parse(serialise(state))), serialise(state));
+});
+
+test("serialise writes version 1, omits unplaced points and translate centres", () => {
+  const s = emptyState();
+  const op = newOperation("translate");
+  op.handle = [1, 2];
+  op.center = [5, 5]; // kept in the state (switching back to rotate restores it), not written
+  s.operations.push(op);
+  assert.deepEqual(JSON.parse(serialise(s)), { version: 1, operations: [{ type: "translate", handle: [1, 2], region: [] }] });
+  op.type = "rotate";
+  assert.deepEqual(JSON.parse(serialise(s)).operations[0].center, [5, 5]);
+});
+
+test("parse: an empty widget is an empty state; bad specs name the field", () => {
+  assert.deepEqual(parse(""), emptyState());
+  assert.throws(() => parse("{"), /spec: not valid JSON/);
+  assert.throws(() => parse('{"version": 2}'), /version/);
+  assert.throws(() => parse('{"version":1,"operations":[{"type":"scale"}]}'), /operations\[0\]\.type/);
+  assert.throws(() => parse('{"version":1,"operations":[{"type":"rotate","handle":[1,"a"]}]}'), /operations\[0\]\.handle/);
+  assert.throws(() => parse('{"version":1,"operations":[{"type":"translate","region":[{"tool":"lasso","mode":"add","points":[]}]}]}'), /region\[0\]\.tool/);
+  assert.throws(() => parse('{"version":1,"operations":[],"editable":[{"tool":"rect","mode":"xor","points":[]}]}'), /editable\[0\]\.mode/);
+  assert.throws(() => parse('{"version":1,"operations":[],"editable":[{"tool":"brush","mode":"add","points":[[1,1]]}]}'), /editable\[0\]\.radius/);
+});
+
+const size = { width: 100, height: 80 };
+const rect = (a, b, mode = "add") => ({ tool: "rect", mode, points: [a, b] });
+const fields = (problems) => problems.map((p) => p.field);
+
+test("validate: a complete translate and rotate pass", () => {
+  const s = parse(docExample());
+  assert.deepEqual(validate(s, { width: 512, height: 512 }), []);
+});
+
+test("validate: missing points, empty region, no operations", () => {
+  assert.deepEqual(fields(validate(emptyState(), size)), ["operations"]);
+  const s = emptyState();
+  s.operations.push(newOperation("rotate"));
+  assert.deepEqual(fields(validate(s, size)), [
+    "operations[0].handle", "operations[0].target", "operations[0].center", "operations[0].region",
+  ]);
+});
+
+test("validate: handle outside its region, erased region, centre on handle, zero drag, outside image", () => {
+  const s = emptyState();
+  const a = newOperation("translate");
+  Object.assign(a, { handle: [50, 50], target: [60, 50], region: [rect([0, 0], [20, 20])] });
+  const b = newOperation("rotate");
+  Object.assign(b, { handle: [10, 10], target: [10, 10], center: [10, 10], region: [rect([0, 0], [20, 20]), rect([0, 0], [30, 30], "erase")] });
+  const c = newOperation("translate");
+  Object.assign(c, { handle: [5, 5], target: [120, 5], region: [rect([0, 0], [10, 10])] });
+  s.operations.push(a, b, c);
+  const got = validate(s, size).map((p) => `${p.op} ${p.field} ${p.message}`);
+  assert.deepEqual(got, [
+    "0 operations[0].handle handle is outside its region",
+    "1 operations[1].target zero-length drag: target is on the handle",
+    "1 operations[1].center rotation centre is on the handle",
+    "1 operations[1].center rotation centre is on the target",
+    "1 operations[1].region empty region: no pixel is inside",
+    "2 operations[2].target outside the image",
+  ]);
+});
+
+test("validate: connected MASK inputs replace drawn regions", () => {
+  const s = emptyState();
+  const a = newOperation("translate");
+  Object.assign(a, { handle: [50, 50], target: [60, 50] });
+  s.operations.push(a);
+  s.editable.push({ tool: "polygon", mode: "add", points: [[0, 0], [1, 1]] });
+  assert.deepEqual(fields(validate(s, size)), ["operations[0].region", "editable[0]"]);
+  assert.deepEqual(validate(s, size, { regionMasks: true, editableMask: true }), []);
+});
+
+test("validate without an image checks what it can", () => {
+  const s = parse(docExample());
+  s.operations[0].handle = [5000, 5000];
+  assert.deepEqual(validate(s, null), []);
+  assert.deepEqual(fields(validate(s, { width: 512, height: 512 })), ["operations[0].handle", "operations[0].handle"]);
+});

@@ -1,0 +1,143 @@
+// The editor's state <-> the versioned drag spec JSON (docs/spec-format.md), and the
+// checks the editor shows before queueing. Pure ES module (no DOM).
+//
+// State: {operations: [{type, handle, target, center, region: [shape]}], editable: [shape]}
+// with null for a point not placed yet. It is the spec itself minus the version, so the
+// JSON round-trips and hand-typed specs load as they are.
+
+import { rasterise, countSet, maskHas, shapeIsComplete } from "./raster.js";
+import { POINT_KINDS } from "./geometry.js";
+
+export const SPEC_VERSION = 1;
+export const OP_TYPES = ["translate", "rotate"];
+export const TOOLS = ["brush", "rect", "polygon"];
+export const MODES = ["add", "erase"];
+
+export function emptyState() {
+  return { operations: [], editable: [] };
+}
+
+export function newOperation(type = "translate") {
+  return { type, handle: null, target: null, center: null, region: [] };
+}
+
+const isPoint = (p) => Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === "number" && Number.isFinite(v));
+
+function copyShape(s) {
+  const out = { tool: s.tool, mode: s.mode, points: (s.points ?? []).map((p) => [p[0], p[1]]) };
+  if (s.tool === "brush") out.radius = s.radius;
+  return out;
+}
+
+/** The spec JSON for a state: the exact string the node's `spec` widget holds. */
+export function serialise(state) {
+  const operations = state.operations.map((op) => {
+    const out = { type: op.type };
+    for (const kind of POINT_KINDS) {
+      if (kind === "center" && op.type !== "rotate") continue;
+      if (op[kind]) out[kind] = [op[kind][0], op[kind][1]];
+    }
+    out.region = op.region.map(copyShape);
+    return out;
+  });
+  const spec = { version: SPEC_VERSION, operations };
+  if (state.editable.length) spec.editable = state.editable.map(copyShape);
+  return JSON.stringify(spec);
+}
+
+/**
+ * Parse spec JSON into a state. Throws an Error naming the field for what the editor
+ * cannot show (bad JSON, wrong version, unknown type/tool/mode, malformed points); what
+ * it can show but Python would reject (a missing point, an empty region) loads, and
+ * validate() reports it. An empty string is an empty state (a new node).
+ */
+export function parse(text) {
+  if (text == null || String(text).trim() === "") return emptyState();
+  let spec;
+  try {
+    spec = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`spec: not valid JSON (${e.message})`);
+  }
+  if (!spec || typeof spec !== "object" || Array.isArray(spec)) throw new Error("spec: must be a JSON object");
+  if (spec.version !== SPEC_VERSION) throw new Error(`version: must be ${SPEC_VERSION}`);
+  const ops = spec.operations ?? [];
+  if (!Array.isArray(ops)) throw new Error("operations: must be a list");
+  const state = emptyState();
+  ops.forEach((op, i) => {
+    const where = `operations[${i}]`;
+    if (!op || !OP_TYPES.includes(op.type)) throw new Error(`${where}.type: must be one of ${OP_TYPES.join(", ")}`);
+    const out = newOperation(op.type);
+    for (const kind of POINT_KINDS) {
+      if (op[kind] == null) continue;
+      if (!isPoint(op[kind])) throw new Error(`${where}.${kind}: must be [x, y] numbers`);
+      out[kind] = [op[kind][0], op[kind][1]];
+    }
+    out.region = parseShapes(op.region ?? [], `${where}.region`);
+    state.operations.push(out);
+  });
+  state.editable = parseShapes(spec.editable ?? [], "editable");
+  return state;
+}
+
+function parseShapes(shapes, where) {
+  if (!Array.isArray(shapes)) throw new Error(`${where}: must be a list`);
+  return shapes.map((s, k) => {
+    const at = `${where}[${k}]`;
+    if (!s || !TOOLS.includes(s.tool)) throw new Error(`${at}.tool: must be one of ${TOOLS.join(", ")}`);
+    if (!MODES.includes(s.mode)) throw new Error(`${at}.mode: must be add or erase`);
+    if (!Array.isArray(s.points) || !s.points.every(isPoint)) throw new Error(`${at}.points: must be a list of [x, y]`);
+    if (s.tool === "brush" && !(typeof s.radius === "number" && Number.isFinite(s.radius))) {
+      throw new Error(`${at}.radius: must be a number`);
+    }
+    return copyShape(s);
+  });
+}
+
+function shapeProblems(shapes, where, w, h) {
+  const out = [];
+  shapes.forEach((s, k) => {
+    const at = `${where}[${k}]`;
+    if (!shapeIsComplete(s)) out.push({ field: at, message: s.tool === "brush" ? "brush needs points and radius > 0" : `${s.tool} has too few points` });
+    if (s.points.some(([x, y]) => x < 0 || y < 0 || x > w || y > h)) out.push({ field: `${at}.points`, message: "outside the image" });
+  });
+  return out;
+}
+
+/**
+ * What Python would reject, as [{op, field, message}] (op: the operation index, or -1).
+ * size: {width, height} of the image, or null when the editor has none yet. inputs:
+ * {regionMasks, editableMask} booleans, true when that MASK input is connected (its masks
+ * then replace the drawn shapes, which are not checked).
+ */
+export function validate(state, size, inputs = {}) {
+  const out = [];
+  const add = (op, field, message) => out.push({ op, field, message });
+  if (state.operations.length === 0) add(-1, "operations", "add at least one operation");
+  state.operations.forEach((op, i) => {
+    const where = `operations[${i}]`;
+    const needed = op.type === "rotate" ? POINT_KINDS : ["handle", "target"];
+    for (const kind of needed) if (!op[kind]) add(i, `${where}.${kind}`, `place the ${kind === "center" ? "rotation centre" : kind}`);
+    const same = (a, b) => a && b && a[0] === b[0] && a[1] === b[1];
+    if (same(op.handle, op.target)) add(i, `${where}.target`, "zero-length drag: target is on the handle");
+    if (op.type === "rotate" && same(op.center, op.handle)) add(i, `${where}.center`, "rotation centre is on the handle");
+    if (op.type === "rotate" && same(op.center, op.target)) add(i, `${where}.center`, "rotation centre is on the target");
+    if (size) {
+      for (const kind of needed) {
+        const p = op[kind];
+        if (p && (p[0] < 0 || p[1] < 0 || p[0] > size.width || p[1] > size.height)) add(i, `${where}.${kind}`, "outside the image");
+      }
+    }
+    if (inputs.regionMasks) return;
+    for (const e of shapeProblems(op.region, `${where}.region`, size?.width ?? Infinity, size?.height ?? Infinity)) add(i, e.field, e.message);
+    if (op.region.length === 0) { add(i, `${where}.region`, "empty region: paint the part to move"); return; }
+    if (!size) return;
+    const mask = rasterise(op.region, size.height, size.width);
+    if (countSet(mask) === 0) add(i, `${where}.region`, "empty region: no pixel is inside");
+    else if (op.handle && !maskHas(mask, op.handle)) add(i, `${where}.handle`, "handle is outside its region");
+  });
+  if (!inputs.editableMask) {
+    for (const e of shapeProblems(state.editable, "editable", size?.width ?? Infinity, size?.height ?? Infinity)) add(-1, e.field, e.message);
+  }
+  return out;
+}

@@ -24,7 +24,7 @@ export function newOperation(type = "translate") {
 const isPoint = (p) => Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === "number" && Number.isFinite(v));
 
 function copyShape(s) {
-  const out = { tool: s.tool, mode: s.mode, points: (s.points ?? []).map((p) => [p[0], p[1]]) };
+  const out = { tool: s.tool, mode: s.mode ?? "add", points: (s.points ?? []).map((p) => [p[0], p[1]]) };
   if (s.tool === "brush") out.radius = s.radius;
   return out;
 }
@@ -85,7 +85,7 @@ function parseShapes(shapes, where) {
   return shapes.map((s, k) => {
     const at = `${where}[${k}]`;
     if (!s || !TOOLS.includes(s.tool)) throw new Error(`${at}.tool: must be one of ${TOOLS.join(", ")}`);
-    if (!MODES.includes(s.mode)) throw new Error(`${at}.mode: must be add or erase`);
+    if (s.mode !== undefined && !MODES.includes(s.mode)) throw new Error(`${at}.mode: must be add or erase`);
     if (!Array.isArray(s.points) || !s.points.every(isPoint)) throw new Error(`${at}.points: must be a list of [x, y]`);
     if (s.tool === "brush" && !(typeof s.radius === "number" && Number.isFinite(s.radius))) {
       throw new Error(`${at}.radius: must be a number`);
@@ -94,15 +94,18 @@ function parseShapes(shapes, where) {
   });
 }
 
-function shapeProblems(shapes, where, w, h) {
+// Shape points may lie off the image (a brush along an edge does): only what is inside
+// is painted, on both sides.
+function shapeProblems(shapes, where) {
   const out = [];
   shapes.forEach((s, k) => {
-    const at = `${where}[${k}]`;
-    if (!shapeIsComplete(s)) out.push({ field: at, message: s.tool === "brush" ? "brush needs points and radius > 0" : `${s.tool} has too few points` });
-    if (s.points.some(([x, y]) => x < 0 || y < 0 || x > w || y > h)) out.push({ field: `${at}.points`, message: "outside the image" });
+    if (!shapeIsComplete(s)) out.push({ field: `${where}[${k}]`, message: s.tool === "brush" ? "brush needs points and radius > 0" : `${s.tool} has too few points` });
   });
   return out;
 }
+
+// As Python's check: a point is in the image when 0 <= x < width and 0 <= y < height.
+const inImage = (p, size) => p[0] >= 0 && p[1] >= 0 && p[0] < size.width && p[1] < size.height;
 
 /**
  * What Python would reject, as [{op, field, message}] (op: the operation index, or -1).
@@ -125,11 +128,11 @@ export function validate(state, size, inputs = {}) {
     if (size) {
       for (const kind of needed) {
         const p = op[kind];
-        if (p && (p[0] < 0 || p[1] < 0 || p[0] > size.width || p[1] > size.height)) add(i, `${where}.${kind}`, "outside the image");
+        if (p && !inImage(p, size)) add(i, `${where}.${kind}`, "outside the image");
       }
     }
     if (inputs.regionMasks) return;
-    for (const e of shapeProblems(op.region, `${where}.region`, size?.width ?? Infinity, size?.height ?? Infinity)) add(i, e.field, e.message);
+    for (const e of shapeProblems(op.region, `${where}.region`)) add(i, e.field, e.message);
     if (op.region.length === 0) { add(i, `${where}.region`, "empty region: paint the part to move"); return; }
     if (!size) return;
     const mask = rasterise(op.region, size.height, size.width);
@@ -137,7 +140,10 @@ export function validate(state, size, inputs = {}) {
     else if (op.handle && !maskHas(mask, op.handle)) add(i, `${where}.handle`, "handle is outside its region");
   });
   if (!inputs.editableMask) {
-    for (const e of shapeProblems(state.editable, "editable", size?.width ?? Infinity, size?.height ?? Infinity)) add(-1, e.field, e.message);
+    for (const e of shapeProblems(state.editable, "editable")) add(-1, e.field, e.message);
+    if (size && state.editable.length && countSet(rasterise(state.editable, size.height, size.width)) === 0) {
+      add(-1, "editable", "the editable area is empty, nothing could change: draw it or clear it");
+    }
   }
   return out;
 }

@@ -82,8 +82,21 @@ test("validate: connected MASK inputs replace drawn regions", () => {
   Object.assign(a, { handle: [50, 50], target: [60, 50] });
   s.operations.push(a);
   s.editable.push({ tool: "polygon", mode: "add", points: [[0, 0], [1, 1]] });
-  assert.deepEqual(fields(validate(s, size)), ["operations[0].region", "editable[0]"]);
+  assert.deepEqual(fields(validate(s, size)), ["operations[0].region", "editable[0]", "editable"]);
   assert.deepEqual(validate(s, size, { regionMasks: true, editableMask: true }), []);
+});
+
+test("validate: the far image edge is outside, as in Python (0 <= x < width)", () => {
+  const s = emptyState();
+  const a = newOperation("translate");
+  Object.assign(a, { handle: [99.99, 79.99], target: [100, 10], region: [rect([90, 70], [100, 80])] });
+  s.operations.push(a);
+  assert.deepEqual(fields(validate(s, size)), ["operations[0].target"]);
+});
+
+test("parse: mode defaults to add, as in Python", () => {
+  const s = parse('{"version":1,"operations":[],"editable":[{"tool":"rect","points":[[0,0],[1,1]]}]}');
+  assert.equal(s.editable[0].mode, "add");
 });
 
 test("validate without an image checks what it can", () => {

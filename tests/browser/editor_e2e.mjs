@@ -1,0 +1,156 @@
+// End-to-end test of the canvas editor in the real ComfyUI frontend (headless Chromium).
+// Usage: node tests/browser/editor_e2e.mjs URL WORKFLOW.json ARTIFACTS_DIR [--queue]
+// Draws regions and points with real mouse events, checks the `spec` widget's JSON, checks
+// clicks land on the same image pixel after resizing the node and zooming the canvas,
+// saves the workflow, reloads the page, checks the drawing is back, and (with --queue)
+// queues the graph through the Run button. Prints `RESULT {json}` for the pytest side.
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { launch, openApp, loadWorkflow, assert } from "./lib.mjs";
+import { specNodeId, showNode, settle, specOf, waitImage, screenOf, editorSelector, dragPath, clickAt, centreOn } from "./page_helpers.mjs";
+
+const [url, workflowPath, artifacts] = process.argv.slice(2);
+const queue = process.argv.includes("--queue");
+mkdirSync(artifacts, { recursive: true });
+const near = (p, q, tol, what) => assert(Math.abs(p[0] - q[0]) <= tol && Math.abs(p[1] - q[1]) <= tol, `${what}: ${JSON.stringify(p)} is not ${JSON.stringify(q)} (±${tol})`);
+const samePixel = (p, q, what) => assert(Math.floor(p[0]) === Math.floor(q[0]) && Math.floor(p[1]) === Math.floor(q[1]), `${what}: ${JSON.stringify(p)} is not in the pixel of ${JSON.stringify(q)}`);
+const log = (...a) => console.log("[e2e]", ...a);
+
+const { page, errors, close } = await launch({ deviceScaleFactor: 2 });
+try {
+  await openApp(page, url);
+  await loadWorkflow(page, JSON.parse(readFileSync(workflowPath, "utf8")));
+  const id = await specNodeId(page);
+  await showNode(page, id, 1);
+  const size = await waitImage(page, id);
+  log("image", size);
+  const button = (sel) => editorSelector(page, id, sel);
+  const problems = () => page.evaluate((id) => window.app.graph.getNodeById(id).dragnext.editor.problems, id);
+
+  // Start from nothing, through the UI.
+  await (await button("[data-action=clear]")).click();
+  assert((await specOf(page, id)).spec.operations.length === 0, "Clear empties the spec");
+  await (await button("[data-action=add-translate]")).click();
+
+  // A region from every tool: brush, lasso, rectangle, then an eraser stroke.
+  const W = size.width, H = size.height;
+  const P = (fx, fy) => [Math.round(fx * W * 4) / 4, Math.round(fy * H * 4) / 4];
+  await page.keyboard.press("b");
+  await dragPath(page, id, [P(0.15, 0.2), P(0.3, 0.25), P(0.35, 0.3)]);
+  await page.keyboard.press("p");
+  await dragPath(page, id, [P(0.4, 0.15), P(0.55, 0.12), P(0.6, 0.3), P(0.5, 0.25), P(0.42, 0.35)], 3);
+  await page.keyboard.press("r");
+  await dragPath(page, id, [P(0.12, 0.4), P(0.3, 0.6)]);
+  await page.keyboard.press("e");
+  await dragPath(page, id, [P(0.1, 0.5), P(0.35, 0.5)]);
+  let { spec } = await specOf(page, id);
+  const region = spec.operations[0].region;
+  assert(JSON.stringify(region.map((s) => [s.tool, s.mode])) === JSON.stringify([["brush", "add"], ["polygon", "add"], ["rect", "add"], ["brush", "erase"]]),
+    `region shapes in drawing order: ${JSON.stringify(region.map((s) => [s.tool, s.mode]))}`);
+  near(region[2].points[0], P(0.12, 0.4), 0.5, "rectangle corner");
+  near(region[2].points[1], P(0.3, 0.6), 0.5, "rectangle corner");
+  assert(region[1].points.length >= 5, "lasso keeps the path");
+
+  // Handle, then target (the editor moves on to the target tool by itself).
+  const handle = P(0.25, 0.23), target = P(0.7, 0.6);
+  await page.keyboard.press("h");
+  await clickAt(page, id, handle);
+  await clickAt(page, id, target);
+  ({ spec } = await specOf(page, id));
+  near(spec.operations[0].handle, handle, 0.3, "handle");
+  near(spec.operations[0].target, target, 0.3, "target");
+  assert(spec.version === 1 && spec.operations[0].type === "translate", "a version 1 translate");
+  assert((await problems()).length === 0, `valid translate: ${JSON.stringify(await problems())}`);
+
+  // Switch the operation to rotate; the editor asks for the centre.
+  await (await button("[data-action=switch-type]")).click();
+  const center = P(0.2, 0.85);
+  await clickAt(page, id, center);
+  ({ spec } = await specOf(page, id));
+  assert(spec.operations[0].type === "rotate", "switched to rotate");
+  near(spec.operations[0].center, center, 0.3, "centre");
+  assert((await problems()).length === 0, `valid rotate: ${JSON.stringify(await problems())}`);
+
+  // An invalid state shows before queueing; undo and redo walk through it.
+  await page.keyboard.press("h");
+  await clickAt(page, id, P(0.9, 0.1));
+  const bad = await problems();
+  assert(bad.some((p) => p.field === "operations[0].handle" && /outside its region/.test(p.message)), `handle outside region is reported: ${JSON.stringify(bad)}`);
+  assert(await (await button(".dnx-chip.dnx-bad")).count() === 1, "the operation is marked invalid");
+  assert(/outside its region/.test(await (await button(".dnx-status")).innerText()), "the status says why");
+  await page.keyboard.press("Control+z");
+  near((await specOf(page, id)).spec.operations[0].handle, handle, 0.3, "undo restores the handle");
+  await page.keyboard.press("Control+Shift+z");
+  near((await specOf(page, id)).spec.operations[0].handle, P(0.9, 0.1), 0.3, "redo");
+  await page.keyboard.press("Control+z");
+  assert((await problems()).length === 0, "valid again after undo");
+
+  // Move the target by dragging it with the Move tool.
+  await page.keyboard.press("v");
+  const target2 = P(0.75, 0.45);
+  await dragPath(page, id, [target, target2]);
+  near((await specOf(page, id)).spec.operations[0].target, target2, 0.3, "dragged target");
+
+  // Resize the node and zoom the canvas: a click still lands on the same image pixel.
+  for (const [nodeSize, zoom] of [[[760, 1000], 1.6], [[520, 760], 0.8]]) {
+    await page.evaluate(([id, s]) => window.app.graph.getNodeById(id).setSize(s), [id, nodeSize]);
+    await showNode(page, id, zoom);
+    const aim = [Math.floor(0.8 * W) + 0.5, Math.floor(0.4 * H) + 0.5];
+    await centreOn(page, id, aim);
+    const [, , screenScale] = await screenOf(page, id, [0, 0]);
+    await page.keyboard.press("t");
+    await clickAt(page, id, aim);
+    const got = (await specOf(page, id)).spec.operations[0].target;
+    samePixel(got, aim, `click at zoom ${zoom}, node ${nodeSize}`);
+    near(got, aim, 0.5 / screenScale + 0.01, `click at zoom ${zoom}`);
+    log("zoom", zoom, "screen px per image px", screenScale.toFixed(3), "target", got);
+  }
+  await showNode(page, id, 1);
+  assert((await problems()).length === 0, "still valid");
+  const rect = await page.evaluate((id) => {
+    const r = window.app.graph.getNodeById(id).dragnext.editor.root.getBoundingClientRect();
+    return { x: r.left, y: r.top, width: r.width, height: r.height };
+  }, id);
+  await page.screenshot({ path: `${artifacts}/editor.png`, clip: rect });
+
+  // Save the workflow, reload the page: the drawing is back.
+  const before = await specOf(page, id);
+  const saved = await page.evaluate(() => JSON.stringify(window.app.graph.serialize()));
+  writeFileSync(`${artifacts}/saved_workflow.json`, saved);
+  const shown = async () => page.evaluate((id) => {
+    const ed = window.app.graph.getNodeById(id)?.dragnext?.editor;
+    return ed && { spec: ed.history.current, ops: ed.root.querySelectorAll(".dnx-chip").length, masks: [...ed.cache.keys()] };
+  }, id);
+  const check = async (what) => {
+    const after = await specOf(page, id);
+    assert(after.text === before.text, `${what}: spec widget restored: ${after.text.slice(0, 200)}`);
+    await showNode(page, id, 1);
+    const s = await shown();
+    assert(s && s.spec === before.text && s.ops === 1 && s.masks.includes("op0"), `${what}: editor shows the drawing: ${JSON.stringify(s)}`);
+  };
+  await page.reload();
+  await openApp(page, url);
+  await page.waitForFunction((id) => window.app.graph.getNodeById(id)?.dragnext, id, { timeout: 30000 });
+  await check("after reload");
+  await page.evaluate(() => window.app.graph.clear());
+  await loadWorkflow(page, JSON.parse(saved));
+  await check("after opening the saved workflow");
+  await waitImage(page, id);
+  await settle(page);
+  await page.screenshot({ path: `${artifacts}/editor_reloaded.png`, clip: rect });
+
+  let prompt = null;
+  if (queue) {
+    const posted = page.waitForResponse((r) => r.url().endsWith("/prompt") && r.request().method() === "POST", { timeout: 60000 });
+    await page.locator("button:has-text('Run')").first().click();
+    const response = await posted;
+    const body = await response.json();
+    const sent = JSON.parse(response.request().postData()).prompt;
+    assert(response.ok(), `queueing was accepted: ${JSON.stringify(body)}`);
+    prompt = { id: body.prompt_id, spec: sent[String(id)].inputs.spec };
+    assert(prompt.spec === before.text, "the queued prompt carries the drawn spec");
+  }
+  assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
+  console.log("RESULT " + JSON.stringify({ spec: before.text, node: id, image: size, prompt }));
+} finally {
+  await close();
+}

@@ -1,0 +1,139 @@
+"""Intermediate drag states on the feature grid: progress, translation, rotation.
+
+Points are image pixels (x, y); the feature grid has half the image resolution, and cells
+are (row, col). A state maps handle-region cells (sources) to target cells: the target
+mask `rho` is the set of targets, and `Pi` pairs each target with its source.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+
+PROGRESS_SCHEDULES = ("paper", "reference", "final")
+REFERENCE_RAMP_TIMESTEPS = 3      # the reference's drag_end_step
+REFERENCE_ANGLE_STEP_DEG = 2.0    # the reference rounds intermediate angles to 2 degrees
+
+
+def progress(schedule: str, step: int, iteration: int, timesteps: int, iterations: int) -> float:
+    """eta for PBSI timestep `step` (0 = the first, T) and iteration `iteration` (1..K).
+
+    paper: eta = (K*(T - t) + k) / (K*(T - T' + 1)), reaching 1 at the last iteration.
+    reference: the same ramp over the first 3 timesteps, then 1.
+    final: 1 throughout (the ablation "without intermediate states").
+    """
+    if schedule == "final":
+        return 1.0
+    if schedule == "paper":
+        ramp = timesteps
+    elif schedule == "reference":
+        ramp = min(REFERENCE_RAMP_TIMESTEPS, timesteps)
+    else:
+        raise ValueError(f"progress_schedule: unknown '{schedule}', expected one of {PROGRESS_SCHEDULES}")
+    return min(1.0, (iterations * step + iteration) / (iterations * ramp))
+
+
+def rotation_angle(handle, target, center) -> float:
+    """Signed angle (radians) turning ray center->handle onto ray center->target, image coords."""
+    ux, uy = handle[0] - center[0], handle[1] - center[1]
+    vx, vy = target[0] - center[0], target[1] - center[1]
+    return math.atan2(ux * vy - uy * vx, ux * vx + uy * vy)
+
+
+def to_cell(point, scale: float = 0.5):
+    """Image pixel (x, y) -> feature cell (row, col), rounded as the reference does."""
+    return round(point[1] * scale), round(point[0] * scale)
+
+
+@dataclass
+class CellMap:
+    """Target cells and, for each, the index of its source in the handle-cell list."""
+    rows: torch.Tensor
+    cols: torch.Tensor
+    source: torch.Tensor
+
+    def __len__(self):
+        return int(self.rows.numel())
+
+    def to(self, device) -> "CellMap":
+        return CellMap(self.rows.to(device), self.cols.to(device), self.source.to(device))
+
+
+def _region_lookup(handle_rows, handle_cols, grid):
+    lookup = torch.full(grid, -1, dtype=torch.long)
+    lookup[handle_rows, handle_cols] = torch.arange(handle_rows.numel())
+    return lookup
+
+
+def translate_cells(handle_rows, handle_cols, offset, grid) -> CellMap:
+    """Move every handle cell by the whole-cell offset (drow, dcol); drop cells off the grid."""
+    rows = handle_rows + int(offset[0])
+    cols = handle_cols + int(offset[1])
+    keep = (rows >= 0) & (rows < grid[0]) & (cols >= 0) & (cols < grid[1])
+    return CellMap(rows[keep], cols[keep], torch.nonzero(keep).flatten())
+
+
+def rotate_cells(handle_rows, handle_cols, center, angle: float, grid) -> CellMap:
+    """Rotate the handle region about `center` (row, col) by `angle` (image-coordinate sign).
+
+    Inverse mapping: a target cell p belongs to rho when R(-angle)(p - c) + c rounds to a
+    handle cell, which then is its source. This leaves no holes in rho.
+    """
+    if handle_rows.numel() == 0:
+        empty = torch.zeros(0, dtype=torch.long)
+        return CellMap(empty, empty, empty)
+    cos, sin = math.cos(angle), math.sin(angle)
+    cy, cx = float(center[0]), float(center[1])
+    # Bounding box of the forward-rotated region, padded by a cell, clipped to the grid.
+    x, y = handle_cols.double() - cx, handle_rows.double() - cy
+    fx, fy = cx + cos * x - sin * y, cy + sin * x + cos * y
+    r0, r1 = max(int(math.floor(fy.min())) - 1, 0), min(int(math.ceil(fy.max())) + 1, grid[0] - 1)
+    c0, c1 = max(int(math.floor(fx.min())) - 1, 0), min(int(math.ceil(fx.max())) + 1, grid[1] - 1)
+    if r0 > r1 or c0 > c1:
+        empty = torch.zeros(0, dtype=torch.long)
+        return CellMap(empty, empty, empty)
+    rows, cols = torch.meshgrid(torch.arange(r0, r1 + 1), torch.arange(c0, c1 + 1), indexing="ij")
+    rows, cols = rows.flatten(), cols.flatten()
+    x, y = cols.double() - cx, rows.double() - cy
+    src_c = torch.round(cx + cos * x + sin * y).long()
+    src_r = torch.round(cy - sin * x + cos * y).long()
+    on_grid = (src_r >= 0) & (src_r < grid[0]) & (src_c >= 0) & (src_c < grid[1])
+    lookup = _region_lookup(handle_rows, handle_cols, grid)
+    source = torch.full_like(rows, -1)
+    source[on_grid] = lookup[src_r[on_grid], src_c[on_grid]]
+    keep = source >= 0
+    return CellMap(rows[keep], cols[keep], source[keep])
+
+
+@dataclass
+class CellOperation:
+    """One drag operation on the feature grid."""
+    kind: str                 # "translate" or "rotate"
+    handle_rows: torch.Tensor
+    handle_cols: torch.Tensor
+    handle: tuple             # (row, col)
+    target: tuple
+    center: tuple | None
+    angle: float              # full rotation angle (radians); 0 for translate
+
+
+def intermediate_state(op: CellOperation, eta: float, grid, reference: bool) -> CellMap | None:
+    """The cell mapping at progress eta; None when the reference would skip this state.
+
+    paper: offsets round to the nearest cell, angles are exact.
+    reference: offsets truncate to whole cells (a state under one cell is skipped), and
+    angles round to 2 degrees.
+    """
+    if op.kind == "translate":
+        d = (eta * (op.target[0] - op.handle[0]), eta * (op.target[1] - op.handle[1]))
+        if reference:
+            offset = (int(d[0]), int(d[1]))
+            if offset == (0, 0):
+                return None
+        else:
+            offset = (round(d[0]), round(d[1]))
+        return translate_cells(op.handle_rows, op.handle_cols, offset, grid)
+    angle = eta * op.angle
+    if reference:
+        step = math.radians(REFERENCE_ANGLE_STEP_DEG)
+        angle = round(angle / step) * step
+    return rotate_cells(op.handle_rows, op.handle_cols, op.center, angle, grid)

@@ -1,0 +1,35 @@
+"""DDIM inversion and plain denoising loops against a `Denoiser`.
+
+A Denoiser is any callable `(z, t, features=False) -> (eps, feature_maps)`: the UNet sees
+the VP latent `z` with the timestep embedding of `t` (see nodes/host_unet.py).
+"""
+from typing import Callable
+
+import torch
+
+from .ddim import Schedule, ddim_step
+
+Denoiser = Callable[..., tuple]
+
+
+def invert(denoiser: Denoiser, z0: torch.Tensor, schedule: Schedule) -> list:
+    """Walk the clean latent up the schedule; returns [z0, z_t1, ..., z_T], ascending.
+
+    Each step evaluates the UNet on the latent of the level it is at, with the timestep
+    embedding of the level it moves to (the reference's convention).
+    """
+    latents = [z0]
+    z = z0
+    for t in reversed(schedule.timesteps):
+        eps, _ = denoiser(z, t)
+        z = ddim_step(z, eps, schedule.alpha(schedule.prev(t)), schedule.alpha(t))
+        latents.append(z)
+    return latents
+
+
+def denoise(denoiser: Denoiser, z: torch.Tensor, schedule: Schedule, timesteps) -> torch.Tensor:
+    """Plain DDIM from the level of timesteps[0] down past the last of `timesteps`."""
+    for t in timesteps:
+        eps, _ = denoiser(z, t)
+        z = ddim_step(z, eps, schedule.alpha(t), schedule.alpha(schedule.prev(t)))
+    return z

@@ -1,0 +1,93 @@
+"""Start and stop the real ComfyUI server (the pinned host in .comfyui/) with this pack."""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = REPO / ".comfyui"
+PACK_NAME = "dragnext"
+
+
+def install_pack():
+    """Link this repository into the host's custom_nodes as `dragnext`."""
+    link = HOST / "custom_nodes" / PACK_NAME
+    if not link.is_symlink():
+        link.symlink_to(REPO, target_is_directory=True)
+    return link
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ComfyServer:
+    """A ComfyUI server on a loopback port, with its own input/output/user folders."""
+
+    def __init__(self, workdir=None, models_dir=None):
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="dragnext-comfy-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.input_dir = self.workdir / "input"
+        self.output_dir = self.workdir / "out"
+        self.user_dir = self.workdir / "user"
+        self.models_dir = Path(models_dir) if models_dir else self.workdir / "models"
+        self.log_path = self.workdir / "server.log"
+        self.process = None
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.models_dir / "checkpoints"
+
+    def start(self, timeout=120):
+        install_pack()
+        for d in (self.input_dir, self.output_dir, self.user_dir, self.workdir / "temp", self.checkpoints_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        paths = self.workdir / "extra_model_paths.yaml"
+        paths.write_text(f"dragnext_test:\n    base_path: {self.models_dir}\n    checkpoints: checkpoints\n")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        cmd = [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+               "--disable-auto-launch", "--dont-print-server", "--disable-api-nodes",
+               "--database-url", "sqlite:///:memory:", "--output-directory", str(self.output_dir),
+               "--input-directory", str(self.input_dir), "--temp-directory", str(self.workdir / "temp"),
+               "--user-directory", str(self.user_dir), "--extra-model-paths-config", str(paths),
+               "--disable-all-custom-nodes", "--whitelist-custom-nodes", PACK_NAME]
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(cmd, cwd=HOST, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited at start:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/object_info/DragNeXtPBSI", timeout=2) as r:
+                    if r.status == 200 and b"DragNeXtPBSI" in r.read():
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"ComfyUI did not list the DragNeXt nodes within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self.process:
+            self._log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

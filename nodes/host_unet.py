@@ -1,0 +1,122 @@
+"""The host's UNet as a dragnext_ops Denoiser, driven through the host's own sampler.
+
+Each stage runs inside `CFGGuider.sample` with a custom `Sampler` (the pattern of the host's
+LoRA training node), so model loading, conditioning, dtype casts and model patches are all
+the host's. The UNet is evaluated on the VP latent z with timestep t by passing the host
+its sigma for t and `x = z * sqrt(1 + sigma^2)`, so that the model input is z itself.
+"""
+import logging
+
+import torch
+
+import comfy.model_management
+import comfy.samplers
+import comfy.utils
+from comfy_extras.nodes_custom_sampler import Guider_Basic
+
+
+class PassMeter:
+    """Counts a stage's UNet passes, drives its progress bar, checks for interruption."""
+
+    def __init__(self, stage: str, total: int):
+        self.stage = stage
+        self.bar = comfy.utils.ProgressBar(total)
+        self.forward = 0
+        self.forward_backward = 0
+
+    def before_pass(self):
+        comfy.model_management.throw_exception_if_processing_interrupted()
+
+    def after_pass(self, backward: bool):
+        if backward:
+            self.forward_backward += 1
+        else:
+            self.forward += 1
+        self.bar.update(1)
+
+    def report(self) -> dict:
+        logging.info("DragNeXt %s: %d UNet forward passes, %d forward+backward passes",
+                     self.stage, self.forward, self.forward_backward)
+        return {"forward": self.forward, "forward_backward": self.forward_backward}
+
+
+class HostUNet:
+    """`(z, t, features=False) -> (eps, feature_maps)` on the host's loaded model."""
+
+    def __init__(self, guider, extra_args, meter: PassMeter, taps=None):
+        self.guider = guider
+        self.extra_args = extra_args
+        self.meter = meter
+        self.taps = taps
+        # Python floats, read once: no device sync per pass, and no inference-mode buffer
+        # enters autograd.
+        self.sigmas = guider.inner_model.model_sampling.sigmas.detach().cpu().tolist()
+
+    def __call__(self, z, t: int, features: bool = False):
+        self.meter.before_pass()
+        sigma = self.sigmas[t]
+        x = z * (1.0 + sigma * sigma) ** 0.5
+        recording = features and self.taps is not None
+        if recording:
+            self.taps.start()
+        try:
+            sigmas = torch.full((z.shape[0],), sigma, device=z.device, dtype=torch.float32)
+            denoised = self.guider(x, sigmas, **self.extra_args)
+        finally:
+            maps = self.taps.stop() if recording else []
+        eps = (x - denoised.to(x.dtype)) / sigma
+        self.meter.after_pass(backward=torch.is_grad_enabled() and z.requires_grad)
+        return eps, maps
+
+
+class _LoopSampler(comfy.samplers.Sampler):
+    """A host Sampler whose body is one of our loops: `loop(unet_factory, latent_in)`."""
+
+    def __init__(self, loop):
+        self.loop = loop
+
+    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None,
+               denoise_mask=None, disable_pbar=False):
+        return self.loop(lambda meter, taps=None: HostUNet(model_wrap, extra_args, meter, taps), latent_image)
+
+
+def host_sigmas(model_patcher, timesteps) -> torch.Tensor:
+    sigmas = model_patcher.get_model_object("model_sampling").sigmas
+    return sigmas[list(timesteps)].to(torch.float32)
+
+
+def run_stage(model_patcher, conditioning, latent: torch.Tensor, timesteps, loop, grad: bool = False):
+    """Run `loop` with the model loaded by the host; returns what the loop returns, moved
+    out of the model's latent space (process_latent_out), as the host's samplers do.
+
+    `latent` is in the host's LATENT space and goes through process_latent_in (when it is
+    not all zeros); loops that work on stored tensors pass zeros of the batch they use.
+    """
+    guider = Guider_Basic(model_patcher)
+    guider.set_conds(conditioning)
+    noise = torch.zeros_like(latent)
+    sigmas = host_sigmas(model_patcher, timesteps)
+    with torch.inference_mode(not grad), torch.set_grad_enabled(grad):
+        return guider.sample(noise, latent, _LoopSampler(loop), sigmas, disable_pbar=True, seed=0)
+
+
+def _detached(tensor):
+    return tensor.detach()
+
+
+def with_detached_weights(model_patcher):
+    """A clone whose UNet layers compute with detached copies of their weights.
+
+    The host creates weights inside inference mode, and autograd may not save inference
+    tensors; gradients must also never reach the user's parameters. A weight wrapper (the
+    host's own mechanism, used by its LoRA trainer) makes the host cast a fresh copy of
+    each weight per pass, which we detach. The user's model is never touched.
+    """
+    patched = model_patcher.clone()
+    for name, module in patched.get_model_object("diffusion_model").named_modules():
+        if not hasattr(module, "weight_function"):
+            continue
+        for param in ("weight", "bias"):
+            if getattr(module, param, None) is not None:
+                patched.add_weight_wrapper(f"diffusion_model.{name}.{param}", _detached)
+    return patched

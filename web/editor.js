@@ -229,24 +229,25 @@ export class DragEditor {
 
   layerKey() { return this.layer === "editable" ? "editable" : `op${this.selected}`; }
 
-  /** Rasterised mask and its tinted canvas for a shapes list, recomputed only on change. */
+  /** Rasterised mask and its tinted canvases (fill, edge) for a shapes list, recomputed only on change. */
   maskFor(key, shapes, colour) {
     if (!this.size || !shapes.length) return null;
     const sig = `${this.size.width}x${this.size.height}:${colour}:${JSON.stringify(shapes)}`;
     let c = this.cache.get(key);
     if (!c || c.sig !== sig) {
       const mask = rasterise(shapes, this.size.height, this.size.width);
-      c = { sig, mask, canvas: maskCanvas(mask, colour, c?.canvas) };
+      c = { sig, mask, canvas: maskCanvas(mask, colour, c?.canvas), edge: maskCanvas(mask, colour, c?.edge, true) };
       this.cache.set(key, c);
     }
     return c;
   }
 
-  /** After painting straight onto a cached mask (a live brush stroke), re-tint its canvas. */
+  /** After painting straight onto a cached mask (a live brush stroke), re-tint its canvases. */
   touchMask(key, shapes, colour) {
     const c = this.cache.get(key);
     c.sig = `${this.size.width}x${this.size.height}:${colour}:${JSON.stringify(shapes)}`;
     maskCanvas(c.mask, colour, c.canvas);
+    c.stale = true; // the outline is only needed for ghosts: rebuilt once the stroke ends
   }
 
   // ---- status and drawing -------------------------------------------------------------
@@ -293,8 +294,11 @@ export class DragEditor {
     const k = (window.devicePixelRatio || 1) * Math.max(rect.width / w, 0.1);
     const bw = Math.max(1, Math.round(w * k)), bh = Math.max(1, Math.round(h * k));
     if (this.canvas.width !== bw || this.canvas.height !== bh) { this.canvas.width = bw; this.canvas.height = bh; }
-    const masks = this.state.operations.map((op, i) =>
-      this.inputs.regionMasks ? null : this.maskFor(`op${i}`, op.region, opColour(i))?.canvas ?? null);
+    const masks = this.state.operations.map((op, i) => {
+      const c = this.inputs.regionMasks ? null : this.maskFor(`op${i}`, op.region, opColour(i));
+      if (c?.stale && !this.stroking) { maskCanvas(c.mask, opColour(i), c.edge, true); c.stale = false; }
+      return c && { fill: c.canvas, edge: c.edge };
+    });
     drawFrame({
       ctx: this.canvas.getContext("2d"), k: bw / w, view: view ?? { scale: 1, ox: 0, oy: 0 },
       image: this.image, size: this.size, state: this.state, selected: this.selected, layer: this.layer,

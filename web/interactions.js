@@ -119,6 +119,7 @@ function startBrush(ed, p, mode) {
   const cached = ed.cache.get(key);
   if (!fresh) paintBrushTail(cached.mask, shape);
   ed.touchMask(key, shapes, colour);
+  ed.stroking = true;
   let px = 1 / ed.layout().view.scale;
   return {
     move: (q) => {
@@ -128,7 +129,7 @@ function startBrush(ed, p, mode) {
       ed.touchMask(key, shapes, colour);
       ed.redraw();
     },
-    end: () => ed.commit(),
+    end: () => { ed.stroking = false; ed.commit(); },
   };
 }
 

@@ -12,8 +12,11 @@ function rgb(hex) {
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
 }
 
-/** A canvas holding a mask's set pixels in one colour, for drawing scaled and posed. */
-export function maskCanvas(mask, colour, reuse = null) {
+/**
+ * A canvas holding a mask's set pixels in one colour, for drawing scaled and posed; with
+ * edgesOnly, just the set pixels that touch a clear one (the outline ghosts are drawn with).
+ */
+export function maskCanvas(mask, colour, reuse = null, edgesOnly = false) {
   const c = reuse && reuse.width === mask.width && reuse.height === mask.height ? reuse : document.createElement("canvas");
   c.width = mask.width;
   c.height = mask.height;
@@ -21,8 +24,14 @@ export function maskCanvas(mask, colour, reuse = null) {
   const img = ctx.createImageData(mask.width, mask.height);
   const [r, g, b] = rgb(colour);
   const px = img.data;
-  for (let k = 0; k < mask.data.length; k++) {
-    if (!mask.data[k]) continue;
+  const { width: w, height: h, data } = mask;
+  for (let k = 0; k < data.length; k++) {
+    if (!data[k]) continue;
+    if (edgesOnly) {
+      const i = k % w, j = (k - i) / w;
+      const inner = i > 0 && i < w - 1 && j > 0 && j < h - 1 && data[k - 1] && data[k + 1] && data[k - w] && data[k + w];
+      if (inner) continue;
+    }
     const o = k * 4;
     px[o] = r; px[o + 1] = g; px[o + 2] = b; px[o + 3] = 255;
   }
@@ -32,7 +41,7 @@ export function maskCanvas(mask, colour, reuse = null) {
 
 /**
  * Paint a frame. v: {ctx, k (backing pixels per layout pixel), view ({scale, ox, oy}),
- * image, size, state, selected, layer, eta, masks (per operation: canvas or null),
+ * image, size, state, selected, layer, eta, masks (per operation: {fill, edge} canvases or null),
  * editableMask (canvas or null), draft (shape in progress or null), problems (by op index),
  * inputs, cursor (image point or null), brushRadius, tool}.
  */
@@ -56,7 +65,7 @@ export function drawFrame(v) {
     ctx.drawImage(v.editableMask, 0, 0);
   }
   ops.forEach((op, i) => {
-    const m = v.masks[i];
+    const m = v.masks[i]?.fill;
     if (!m) return;
     ctx.globalAlpha = i === v.selected ? 0.45 : 0.25;
     ctx.drawImage(m, 0, 0);
@@ -65,8 +74,10 @@ export function drawFrame(v) {
       // the region's ghost at the scrubbed pose: the same rigid motion PBSI applies
       ctx.save();
       ctx.transform(...poseMatrix(pose));
-      ctx.globalAlpha = i === v.selected ? 0.4 : 0.2;
+      ctx.globalAlpha = 0.15;
       ctx.drawImage(m, 0, 0);
+      ctx.globalAlpha = i === v.selected ? 0.95 : 0.6;
+      ctx.drawImage(v.masks[i].edge, 0, 0);
       ctx.restore();
     }
   });

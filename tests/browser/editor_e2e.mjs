@@ -84,6 +84,36 @@ try {
   await page.keyboard.press("Control+z");
   assert((await problems()).length === 0, "valid again after undo");
 
+  // The progress slider scrubs the preview between the start (0) and the target pose (1).
+  await (await button("input[data-action=progress]")).fill("0.5");
+  assert((await page.evaluate((id) => window.app.graph.getNodeById(id).dragnext.editor.eta, id)) === 0.5, "progress slider");
+  await (await button("input[data-action=progress]")).fill("1");
+
+  // A connected region_masks input replaces the drawn regions: the editor says so, stops
+  // drawing regions, and no longer asks for one.
+  await (await button("[data-action=add-translate]")).click();
+  const linked = await page.evaluate((id) => {
+    const spec = window.app.graph.getNodeById(id);
+    const load = spec.getInputNode(spec.inputs.findIndex((i) => i.name === "image"));
+    load.connect(load.outputs.findIndex((o) => o.type === "MASK"), spec, spec.inputs.findIndex((i) => i.name === "region_masks"));
+    return spec.inputs.find((i) => i.name === "region_masks").link != null;
+  }, id);
+  assert(linked, "region_masks linked from the Load Image mask");
+  await settle(page);
+  assert(/region_masks input/.test(await (await button(".dnx-status")).innerText()), "the editor says the regions come from the input");
+  await page.keyboard.press("b");
+  await dragPath(page, id, [P(0.8, 0.8), P(0.9, 0.9)]);
+  assert((await specOf(page, id)).spec.operations[1].region.length === 0, "no drawing on regions while the input is connected");
+  assert(!(await problems()).some((p) => p.field.endsWith(".region")), "no empty-region complaint with region_masks connected");
+  await page.evaluate((id) => {
+    const spec = window.app.graph.getNodeById(id);
+    spec.disconnectInput(spec.inputs.findIndex((i) => i.name === "region_masks"));
+  }, id);
+  await settle(page);
+  await (await button("[data-op='1'] [data-action=delete]")).click();
+  assert((await specOf(page, id)).spec.operations.length === 1, "deleted the second operation");
+  await (await button("[data-op='0'] button")).first().click();
+
   // Move the target by dragging it with the Move tool.
   await page.keyboard.press("v");
   const target2 = P(0.75, 0.45);

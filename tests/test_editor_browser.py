@@ -1,0 +1,160 @@
+"""The canvas editor in the real ComfyUI frontend, in headless Chromium (Debian's package,
+driven by playwright-core; scripts/install_browser.sh installs both).
+
+- test_editor_end_to_end: draws a region with every tool, places handle/target/centre,
+  switches to rotate, checks the spec widget, checks clicks after node resize and canvas
+  zoom, saves, reloads, and queues: the server must receive the drawn spec and run it.
+  Screenshots go to test-artifacts/.
+- test_workflow_runs: every file in workflows/ is loaded in the frontend, queued with the
+  Run button, and runs to completion on the generated test checkpoint.
+"""
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dragnext_ops.spec import build_spec, parse_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+BROWSER = ROOT / "tests" / "browser"
+ARTIFACTS = ROOT / "test-artifacts"
+WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
+RUN_TIMEOUT = 900  # seconds for one queued graph on a CPU
+
+
+def _node():
+    node = shutil.which("node")
+    assert node, "Node 20 is required (scripts/install_browser.sh sets up the browser side)"
+    assert (ROOT / "node_modules" / "playwright-core").is_dir(), "run scripts/install_browser.sh first"
+    assert Path("/usr/bin/chromium").exists(), "run scripts/install_browser.sh first"
+    return node
+
+
+def _drive(script, *args, timeout):
+    """Run a browser driver; returns its RESULT lines as dicts (its log is shown on failure)."""
+    proc = subprocess.run([_node(), str(BROWSER / script), *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+    results = [json.loads(line[len("RESULT "):]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    return results
+
+
+def _get(server, path):
+    with urllib.request.urlopen(server.url + path, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _wait_done(server, prompt_id):
+    """Poll /history until the prompt finished; returns its history entry."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        entry = _get(server, f"/history/{prompt_id}").get(prompt_id)
+        if entry and entry.get("status", {}).get("completed") is not None and (
+                entry["status"]["completed"] or entry["status"].get("status_str") == "error"):
+            return entry
+        time.sleep(1)
+    raise AssertionError(f"prompt {prompt_id} did not finish in {RUN_TIMEOUT} s")
+
+
+def _succeeded(entry):
+    status = entry["status"]
+    errors = [m for m in status.get("messages", []) if m[0] == "execution_error"]
+    assert status.get("status_str") == "success" and status.get("completed"), f"run failed: {json.dumps(errors)[:3000]}"
+
+
+def _provide_images(workflow, server, source_dir):
+    """LoadImage files the workflow names must be in the server's input folder: copy them
+    from workflows/ (or workflows/images/) when they are not there yet."""
+    for node in workflow["nodes"]:
+        if node["type"] != "LoadImage":
+            continue
+        name = node["widgets_values"][0].split(" [")[0]
+        dest = Path(server.input_dir) / name
+        if dest.exists():
+            continue
+        for candidate in (source_dir / name, source_dir / "images" / name):
+            if candidate.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(candidate, dest)
+                break
+        else:
+            raise AssertionError(f"image {name!r} named by the workflow is neither in the server's input folder nor in workflows/")
+
+
+def _use_checkpoint(workflow, server):
+    for node in workflow["nodes"]:
+        if node["type"] == "CheckpointLoaderSimple":
+            node["widgets_values"][0] = server.checkpoint_name
+
+
+def _spec_workflow():
+    for path in WORKFLOWS:
+        if any(n["type"] == "DragNeXtSpec" for n in json.loads(path.read_text())["nodes"]):
+            return path
+    raise AssertionError("workflows/ holds no workflow with a DragNeXtSpec node")
+
+
+def test_editor_end_to_end(comfy_server, tmp_path):
+    # A picture of its own (256 x 192, multiples of 8) so that the drawing fits it whatever
+    # image the example workflow names.
+    y, x = np.mgrid[0:192, 0:256]
+    picture = np.stack([x * 255 // 256, y * 255 // 192, ((x // 16 + y // 16) % 2) * 200], -1).astype(np.uint8)
+    Image.fromarray(picture).save(Path(comfy_server.input_dir) / "dragnext_editor_test.png")
+    workflow = json.loads(_spec_workflow().read_text())
+    for node in workflow["nodes"]:
+        if node["type"] == "LoadImage":
+            node["widgets_values"][0] = "dragnext_editor_test.png"
+    _use_checkpoint(workflow, comfy_server)
+    path = tmp_path / "editor_workflow.json"
+    path.write_text(json.dumps(workflow))
+
+    [result] = _drive("editor_e2e.mjs", comfy_server.url, path, ARTIFACTS, "--queue", timeout=600)
+    spec = json.loads(result["spec"])
+    assert result["image"] == {"width": 256, "height": 192}
+    assert spec["operations"][0]["type"] == "rotate"
+    assert (ARTIFACTS / "editor.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "editor_reloaded.png").stat().st_size > 10_000
+
+    # Python accepts what the editor drew, for that image: regions, handle inside, centre.
+    drag = build_spec(parse_spec(result["spec"]), 192, 256)
+    op = drag.operations[0]
+    assert op.kind == "rotate" and op.region.sum() > 500
+    assert op.region[int(op.handle[1]), int(op.handle[0])]
+
+    entry = _wait_done(comfy_server, result["prompt"]["id"])
+    sent = entry["prompt"][2][str(result["node"])]["inputs"]["spec"]
+    assert sent == result["spec"], "the server received the drawn spec"
+    _succeeded(entry)
+
+
+def test_workflows_exist():
+    assert WORKFLOWS, "workflows/ must hold example workflows"
+
+
+@pytest.fixture(scope="module")
+def workflow_runs(comfy_server, tmp_path_factory):
+    """Load and queue every workflow in one browser session; then wait for each run."""
+    paths = []
+    for src in WORKFLOWS:
+        workflow = json.loads(src.read_text())
+        _provide_images(workflow, comfy_server, src.parent)
+        _use_checkpoint(workflow, comfy_server)
+        path = tmp_path_factory.mktemp("wf") / src.name
+        path.write_text(json.dumps(workflow))
+        paths.append(path)
+    results = _drive("run_workflows.mjs", comfy_server.url, *paths, timeout=120 + 60 * len(paths))
+    return {Path(r["file"]).name: r for r in results}
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=[p.name for p in WORKFLOWS])
+def test_workflow_runs(workflow, workflow_runs, comfy_server):
+    result = workflow_runs.get(workflow.name)
+    assert result is not None, "the browser never reported on this workflow"
+    assert "error" not in result, result.get("error")
+    _succeeded(_wait_done(comfy_server, result["prompt_id"]))

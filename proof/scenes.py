@@ -1,0 +1,202 @@
+"""Seeded synthetic drag-editing scenes with exact ground truth.
+
+`make_scene(seed, op_type)` gives the image, each object's mask, one or more drag
+operations (handle region, handle, target, rotation centre), the editable mask and the
+ground-truth edited image, rendered from the moved shapes (never resampled). The same
+sample is also a version-1 drag spec (docs/spec-format.md) via `Scene.spec()`.
+"""
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dragnext_ops.regions import rasterise
+from proof import backgrounds, objects, shapes
+
+OP_TYPES = ("translate", "rotate", "deform")
+EDIT_MARGIN = 6  # pixels of editable margin around the moved object's two poses
+
+
+@dataclass
+class Scene:
+    image: np.ndarray          # (H, W, 3) float32 in [0, 1]
+    edited: np.ndarray         # ground truth after every operation
+    background: np.ndarray     # the scene without objects
+    objects: list              # dicts: shape, colour, after (map of its edited pose)
+    masks: np.ndarray          # (n_objects, H, W) bool, coverage >= 0.5, original poses
+    edited_masks: np.ndarray   # same, edited poses
+    operations: list           # dicts: type, object, handle, target, center?, region, mask
+    editable: list             # spec shapes of the editable region
+    editable_mask: np.ndarray  # (H, W) bool
+    meta: dict = field(default_factory=dict)
+
+    def spec(self, with_regions: bool = True) -> dict:
+        """The scene as a version-1 drag spec. Without regions the handle regions must come
+        through the node's region_masks input (`region_masks()`)."""
+        ops = []
+        for op in self.operations:
+            out = {"type": "rotate" if op["type"] == "rotate" else "translate",
+                   "handle": list(op["handle"]), "target": list(op["target"])}
+            if op["type"] == "rotate":
+                out["center"] = list(op["center"])
+            out["region"] = op["region"] if with_regions else []
+            ops.append(out)
+        return {"version": 1, "operations": ops, "editable": self.editable}
+
+    def region_masks(self) -> np.ndarray:
+        return np.stack([op["mask"] for op in self.operations])
+
+
+def render(bg: np.ndarray, objs: list, edited: bool):
+    """Composite objects over the background; returns the image and per-object masks."""
+    h, w = bg.shape[:2]
+    img = bg.copy()
+    masks = []
+    for o in objs:
+        cov = shapes.coverage(o["shape"], h, w, o["after"] if edited else None)
+        img = img * (1 - cov[..., None]) + o["colour"][None, None] * cov[..., None]
+        masks.append(cov >= 0.5)
+    return img, np.stack(masks)
+
+
+def _pixel_nearest(mask: np.ndarray, point) -> tuple:
+    """Centre of the mask pixel nearest to `point`."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        raise ValueError("empty mask")
+    d = (xs + 0.5 - point[0]) ** 2 + (ys + 0.5 - point[1]) ** 2
+    k = int(np.argmin(d))
+    return float(xs[k] + 0.5), float(ys[k] + 0.5)
+
+
+def _pixel_farthest(mask: np.ndarray, point) -> tuple:
+    ys, xs = np.nonzero(mask)
+    d = (xs + 0.5 - point[0]) ** 2 + (ys + 0.5 - point[1]) ** 2
+    k = int(np.argmax(d))
+    return float(xs[k] + 0.5), float(ys[k] + 0.5)
+
+
+def _half_plane_erase(direction, s_edge, h, w) -> dict:
+    """A spec polygon erasing {p : p . direction < s_edge} for an axis direction."""
+    ux, uy = direction
+    if ux > 0.5:
+        pts = [[0, 0], [s_edge, 0], [s_edge, h], [0, h]]
+    elif ux < -0.5:  # s = -x: s < s_edge  <=>  x > -s_edge
+        pts = [[-s_edge, 0], [w, 0], [w, h], [-s_edge, h]]
+    elif uy > 0.5:
+        pts = [[0, 0], [w, 0], [w, s_edge], [0, s_edge]]
+    else:
+        pts = [[0, -s_edge], [w, -s_edge], [w, h], [0, h]]
+    return {"tool": "polygon", "mode": "erase", "points": pts}
+
+
+def _operation(rng, op_type: str, shape: dict, size: int, h: int, w: int):
+    """Choose a drag for `shape`: returns (edited-pose map, op dict without mask)."""
+    region = objects.spec_region(shape)
+    obj_mask = rasterise(region, h, w)
+    c = objects.shape_center(shape)
+    if op_type == "translate":
+        mag = rng.uniform(0.12, 0.28) * size
+        ang = rng.uniform(0, 2 * np.pi)
+        dx, dy = round(mag * math.cos(ang)), round(mag * math.sin(ang))
+        handle = _pixel_nearest(obj_mask, c)
+        op = {"type": "translate", "handle": handle, "target": (handle[0] + dx, handle[1] + dy), "region": region}
+        return shapes.translate_map(dx, dy), op
+    if op_type == "rotate":
+        angle = math.radians(rng.uniform(25, 60)) * (1 if rng.uniform() < 0.5 else -1)
+        handle = _pixel_farthest(obj_mask, c)
+        m = shapes.rotate_map(c, angle)
+        tx, ty = shapes.apply_map(m, handle[0], handle[1])
+        op = {"type": "rotate", "handle": handle, "target": (float(tx), float(ty)), "center": c, "region": region}
+        return m, op
+    if op_type == "deform":
+        u = [(1, 0), (-1, 0), (0, 1), (0, -1)][rng.integers(4)]
+        ys, xs = np.nonzero(obj_mask)
+        s = (xs + 0.5) * u[0] + (ys + 0.5) * u[1]
+        s_min, s_max = float(s.min()) - 0.5, float(s.max()) + 0.5
+        ext = s_max - s_min
+        s_anchor, s_edge = s_min + 0.25 * ext, s_min + 0.6 * ext
+        dist = round(rng.uniform(0.3, 0.55) * ext)
+        region = region + [_half_plane_erase(u, s_edge, h, w)]
+        handle_mask = rasterise(region, h, w)
+        handle = _pixel_nearest(handle_mask, c)
+        op = {"type": "deform", "handle": handle, "target": (handle[0] + dist * u[0], handle[1] + dist * u[1]),
+              "region": region}
+        return shapes.stretch_map(u, s_anchor, s_edge, dist), op
+    raise ValueError(f"unknown operation type {op_type!r}; expected one of {OP_TYPES}")
+
+
+def _boxes_overlap(a, b, margin):
+    return not (a[2] + margin < b[0] or b[2] + margin < a[0] or a[3] + margin < b[1] or b[3] + margin < a[1])
+
+
+def _union_box(a, b):
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def _colour_far(colour, others, bg, min_dist=0.3):
+    if any(np.linalg.norm(colour - o) < min_dist for o in others):
+        return False
+    return float(np.min(np.linalg.norm(bg - colour[None, None], axis=-1))) >= min_dist
+
+
+def make_scene(seed: int, op_type: str = "translate", size: int = 128, n_objects: int | None = None,
+               n_operations: int = 1, max_tries: int = 200) -> Scene:
+    """A deterministic scene for `seed`: one to three objects, `n_operations` of them dragged
+    by `op_type` (each dragged object on its own, their poses never touching others)."""
+    if op_type not in OP_TYPES:
+        raise ValueError(f"op_type must be one of {OP_TYPES}, got {op_type!r}")
+    if size < 64 or size % 8:
+        raise ValueError("size must be a multiple of 8, at least 64")
+    rng = np.random.default_rng(seed)
+    required = n_objects is not None  # a drawn count may shrink when the extras do not fit
+    n_objects = int(n_objects if required else rng.integers(1, 4))
+    if not 1 <= n_operations <= n_objects <= 3:
+        raise ValueError("need 1 <= n_operations <= n_objects <= 3")
+    bg = backgrounds.background(rng, size, size)
+    objs, ops, boxes, colours = [], [], [], []
+    for k in range(n_objects):
+        dragged = k < n_operations
+        for _ in range(max_tries):
+            kinds = objects.KINDS if not (dragged and op_type == "rotate") else objects.KINDS[1:]
+            kind = kinds[rng.integers(len(kinds))]
+            half = rng.uniform(0.09, 0.16) * size
+            centre = rng.uniform(half + 4, size - half - 4, size=2)
+            shape = objects.make_shape(rng, kind, centre, half, upright=(dragged and op_type == "deform"))
+            if dragged:
+                after, op = _operation(rng, op_type, shape, size, size, size)
+            else:
+                after, op = shapes.identity_map(), None
+            box = _union_box(shapes.mapped_bbox(shape, None), shapes.mapped_bbox(shape, after))
+            if box[0] < 3 or box[1] < 3 or box[2] > size - 3 or box[3] > size - 3:
+                continue
+            if op is not None and not all(0 <= v < size for v in (*op["target"],)):
+                continue
+            if any(_boxes_overlap(box, b, EDIT_MARGIN + 2) for b in boxes):
+                continue
+            colour = objects.saturated_colour(rng)
+            if not _colour_far(colour, colours, bg):
+                continue
+            break
+        else:
+            if dragged or required:
+                raise ValueError(f"seed {seed}: could not place object {k} in {max_tries} tries")
+            break
+        objs.append({"shape": shape, "colour": colour, "after": after, "kind": kind})
+        boxes.append(box)
+        colours.append(colour)
+        if op is not None:
+            op["object"] = k
+            op["mask"] = rasterise(op["region"], size, size)
+            ops.append(op)
+    image, masks = render(bg, objs, edited=False)
+    edited, edited_masks = render(bg, objs, edited=True)
+    editable = []
+    for b in boxes[:n_operations]:
+        editable.append({"tool": "rect", "mode": "add",
+                         "points": [[max(0.0, math.floor(b[0]) - EDIT_MARGIN), max(0.0, math.floor(b[1]) - EDIT_MARGIN)],
+                                    [min(float(size), math.ceil(b[2]) + EDIT_MARGIN),
+                                     min(float(size), math.ceil(b[3]) + EDIT_MARGIN)]]})
+    return Scene(image=image.astype(np.float32), edited=edited.astype(np.float32), background=bg.astype(np.float32),
+                 objects=objs, masks=masks, edited_masks=edited_masks, operations=ops, editable=editable,
+                 editable_mask=rasterise(editable, size, size), meta={"seed": seed, "op_type": op_type, "size": size})

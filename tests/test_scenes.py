@@ -1,0 +1,157 @@
+"""The scene generator's ground truth is exact: rendering the moved object equals moving
+the rendered object (exactly for whole-pixel and quarter-turn moves, away from edges for
+other angles), and every scene is a valid drag spec whose masks are the scene's."""
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from dragnext_ops.geometry import rotation_angle
+from dragnext_ops.spec import build_spec, parse_spec
+import json
+
+from proof import objects, shapes
+from proof.scenes import OP_TYPES, make_scene
+
+SIZE = 128
+
+
+def _shift(a, dx, dy):
+    out = np.zeros_like(a)
+    h, w = a.shape
+    out[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = a[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+    return out
+
+
+@pytest.mark.parametrize("kind", objects.KINDS)
+def test_translated_render_equals_shifted_render(kind):
+    rng = np.random.default_rng(3)
+    shape = objects.make_shape(rng, kind, (50.3, 60.7), 14)
+    base = shapes.coverage(shape, SIZE, SIZE)
+    moved = shapes.coverage(shape, SIZE, SIZE, shapes.translate_map(17, -9))
+    assert 0 < base.sum() and np.array_equal(moved, _shift(base, 17, -9))
+
+
+@pytest.mark.parametrize("kind", objects.KINDS)
+def test_quarter_turn_render_equals_rotated_render(kind):
+    rng = np.random.default_rng(5)
+    shape = objects.make_shape(rng, kind, (61.2, 58.9), 15)
+    cx, cy = 64, 60   # a pixel corner: pixel centres map onto pixel centres
+    base = shapes.coverage(shape, SIZE, SIZE)
+    rot = shapes.coverage(shape, SIZE, SIZE, shapes.rotate_map((cx, cy), math.pi / 2))
+    # forward: (x, y) -> (cx - (y - cy), cy + (x - cx)); pixel (i, j) -> (cx + cy - 1 - j, cy - cx + i)
+    j, i = np.nonzero(base >= 0)
+    expected = np.zeros_like(base)
+    expected[cy - cx + i, cx + cy - 1 - j] = base[j, i]
+    assert np.array_equal(rot, expected)
+
+
+@pytest.mark.parametrize("angle_deg", [-47.0, 33.0])
+def test_rotated_render_equals_warped_render_away_from_edges(angle_deg):
+    rng = np.random.default_rng(7)
+    shape = objects.make_shape(rng, "rect", (64, 64), 24)
+    m = shapes.rotate_map((60.0, 66.0), math.radians(angle_deg))
+    base = shapes.coverage(shape, SIZE, SIZE)
+    rot = shapes.coverage(shape, SIZE, SIZE, m)
+    # warp the rendered image: output pixel centre p samples base at the inverse-mapped p
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64) + 0.5
+    qx, qy = shapes.apply_map(m, xx, yy, inverse=True)
+    warped = cv2.remap(base.astype(np.float32), (qx - 0.5).astype(np.float32), (qy - 0.5).astype(np.float32),
+                       cv2.INTER_LINEAR, borderValue=0)
+    hard = (rot >= 0.5).astype(np.uint8)
+    far = (cv2.distanceTransform(hard, cv2.DIST_L2, 5) > 2.5) | (cv2.distanceTransform(1 - hard, cv2.DIST_L2, 5) > 2.5)
+    assert far.mean() > 0.9 and hard.sum() > 500
+    np.testing.assert_allclose(warped[far], rot[far], atol=1e-6)
+
+
+def test_deformation_translates_the_edge_region_rigidly_and_keeps_the_anchor():
+    sc = next(s for s in (make_scene(k, "deform") for k in range(40)) if s.objects[0]["kind"] == "rect")
+    obj = sc.objects[0]
+    m = obj["after"]
+    ux, uy = (int(round(v)) for v in m["direction"])
+    d = int(round(m["distance"]))
+    assert d == m["distance"] and d > 0
+    base = shapes.coverage(obj["shape"], SIZE, SIZE)
+    after = shapes.coverage(obj["shape"], SIZE, SIZE, m)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    s_lo = np.minimum(xx * ux + yy * uy, (xx + 1) * ux + (yy + 1) * uy)
+    s_hi = np.maximum(xx * ux + yy * uy, (xx + 1) * ux + (yy + 1) * uy)
+    edge = s_lo >= m["s_edge"]
+    anchor = s_hi <= m["s_anchor"]
+    assert (base[edge] > 0).sum() > 20 and (base[anchor] > 0).sum() > 20
+    np.testing.assert_array_equal(_shift(np.where(edge, base, 0), d * ux, d * uy)[_shift(edge, d * ux, d * uy)],
+                                  after[_shift(edge, d * ux, d * uy)])
+    np.testing.assert_array_equal(base[anchor], after[anchor])
+
+
+@pytest.mark.parametrize("op_type", OP_TYPES)
+def test_scene_is_deterministic_and_its_ground_truth_is_the_moved_render(op_type):
+    a, b = make_scene(11, op_type), make_scene(11, op_type)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.edited, b.edited)
+    assert a.spec() == b.spec()
+    assert not np.array_equal(a.image, make_scene(12, op_type).image)
+    # outside the dragged object's two poses the ground truth is the original image
+    op = a.operations[0]
+    k = op["object"]
+    moved = a.masks[k] | a.edited_masks[k]
+    grown = cv2.dilate(moved.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    np.testing.assert_array_equal(a.image[~grown], a.edited[~grown])
+    # the dragged object leaves and arrives; its colour marks its new pose
+    assert a.edited_masks[k].sum() > 50 and not np.array_equal(a.masks[k], a.edited_masks[k])
+    colour = a.objects[k]["colour"]
+    assert np.abs(a.edited[a.edited_masks[k] & ~a.masks[k]] - colour).max() < 0.5 + 1e-6
+
+
+@pytest.mark.parametrize("op_type", OP_TYPES)
+def test_scene_spec_validates_and_rasterises_to_the_scene_masks(op_type):
+    for seed in range(6):
+        sc = make_scene(seed, op_type)
+        drag = build_spec(parse_spec(json.dumps(sc.spec())), SIZE, SIZE)
+        for op, dop in zip(sc.operations, drag.operations):
+            assert np.array_equal(dop.region, op["mask"])
+            hx, hy = op["handle"]
+            assert op["mask"][int(hy), int(hx)]
+        assert np.array_equal(drag.editable, sc.editable_mask)
+        # every pose of a dragged object lies inside the editable mask; the others outside
+        for i, obj_mask in enumerate(sc.masks):
+            dragged = any(op["object"] == i for op in sc.operations)
+            both = obj_mask | sc.edited_masks[i]
+            assert (both <= sc.editable_mask).all() if dragged else not (both & sc.editable_mask).any()
+        via_masks = build_spec(parse_spec(json.dumps(sc.spec(with_regions=False))), SIZE, SIZE,
+                               region_masks=sc.region_masks().astype(np.float32))
+        assert np.array_equal(via_masks.operations[0].region, drag.operations[0].region)
+
+
+def test_rotation_target_lies_at_the_spec_angle():
+    for seed in range(8):
+        sc = make_scene(seed, "rotate")
+        op = sc.operations[0]
+        m = sc.objects[op["object"]]["after"]
+        assert rotation_angle(op["handle"], op["target"], op["center"]) == pytest.approx(m["angle"], abs=1e-9)
+        assert math.radians(25) - 1e-9 <= abs(m["angle"]) <= math.radians(60) + 1e-9
+
+
+def test_translation_offset_is_the_object_displacement():
+    for seed in range(8):
+        sc = make_scene(seed, "translate")
+        op = sc.operations[0]
+        dx, dy = sc.objects[op["object"]]["after"]["offset"]
+        assert (op["target"][0] - op["handle"][0], op["target"][1] - op["handle"][1]) == (dx, dy)
+        k = op["object"]
+        assert np.array_equal(_shift(sc.masks[k], int(dx), int(dy)), sc.edited_masks[k])
+
+
+def test_generator_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="op_type"):
+        make_scene(0, "scale")
+    with pytest.raises(ValueError, match="multiple of 8"):
+        make_scene(0, "translate", size=100)
+    with pytest.raises(ValueError, match="n_operations"):
+        make_scene(0, "translate", n_objects=1, n_operations=2)
+
+
+def test_two_operations_drag_two_objects():
+    sc = make_scene(5, "translate", n_objects=3, n_operations=2)
+    assert [op["object"] for op in sc.operations] == [0, 1]
+    assert len(sc.spec()["operations"]) == 2 and len(sc.spec()["editable"]) == 2

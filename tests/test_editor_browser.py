@@ -106,6 +106,7 @@ def test_editor_end_to_end(comfy_server, tmp_path):
     y, x = np.mgrid[0:192, 0:256]
     picture = np.stack([x * 255 // 256, y * 255 // 192, ((x // 16 + y // 16) % 2) * 200], -1).astype(np.uint8)
     Image.fromarray(picture).save(Path(comfy_server.input_dir) / "dragnext_editor_test.png")
+    Image.fromarray(picture[::2, ::2].copy()).save(Path(comfy_server.input_dir) / "dragnext_editor_test_small.png")
     workflow = json.loads(_spec_workflow().read_text())
     for node in workflow["nodes"]:
         if node["type"] == "LoadImage":
@@ -114,9 +115,11 @@ def test_editor_end_to_end(comfy_server, tmp_path):
     path = tmp_path / "editor_workflow.json"
     path.write_text(json.dumps(workflow))
 
-    [result] = _drive("editor_e2e.mjs", comfy_server.url, path, ARTIFACTS, "--queue", timeout=600)
+    [result] = _drive("editor_e2e.mjs", comfy_server.url, path, ARTIFACTS, "--queue",
+                      "--second-image", "dragnext_editor_test_small.png", timeout=600)
     spec = json.loads(result["spec"])
     assert result["image"] == {"width": 256, "height": 192}
+    assert result["followed"] == {"width": 128, "height": 96}, "the editor follows the upstream image"
     assert spec["operations"][0]["type"] == "rotate"
     assert (ARTIFACTS / "editor.png").stat().st_size > 10_000
     assert (ARTIFACTS / "editor_reloaded.png").stat().st_size > 10_000

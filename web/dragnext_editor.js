@@ -1,29 +1,19 @@
 // ComfyUI bridge: puts a DragEditor on every DragNeXtSpec node and keeps it in step with
 // the node's `spec` widget (saved with the workflow, sent with the prompt), the upstream
-// image and the MASK inputs. Only the public extension API is used: app.registerExtension,
-// node.addDOMWidget, widgets, inputs/getInputNode, api.apiURL.
+// image and the MASK inputs. Only the extension API that packs rely on is used:
+// app.registerExtension, node.addDOMWidget, widgets, inputs/getInputNode, api.apiURL, and
+// LiteGraph's emitBeforeChange/emitAfterChange around edits.
 
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { DragEditor } from "./editor.js";
+import { parseImageValue, viewPath } from "./image_source.js";
 
 const NODE = "DragNeXtSpec";
 const MIN_EDITOR_HEIGHT = 380;
 
-/** "sub/dir/name.png [output]" (a LoadImage value) -> /view URL of the full-size file. */
-export function viewURL(value) {
-  const m = /^(.*?)(?: \[(input|output|temp)\])?$/.exec(value.trim());
-  const path = m[1];
-  const cut = path.lastIndexOf("/");
-  const params = new URLSearchParams({
-    filename: cut < 0 ? path : path.slice(cut + 1),
-    type: m[2] ?? "input",
-    subfolder: cut < 0 ? "" : path.slice(0, cut),
-  });
-  // No preview-format parameter: a re-encoded preview may be resized, and the editor's
-  // pixels must be the image's pixels.
-  return api.apiURL(`/view?${params}`);
-}
+/** A LoadImage-style value -> URL of the full-size file, under the host's sub-path if any. */
+const viewURL = (value) => api.apiURL(viewPath(parseImageValue(value)));
 
 function upstream(node, name) {
   const slot = node.inputs?.findIndex((i) => i.name === name) ?? -1;
@@ -67,8 +57,13 @@ class Bridge {
       onDraw: () => this.sync(),
     });
     this.widget.serialize = false;
+    // Draws are the usual trigger, but a value set by a script or another extension need
+    // not redraw the graph: a slow poll catches those too (a few string compares).
+    this.timer = setInterval(() => this.sync(), 1000);
     this.sync();
   }
+
+  remove() { clearInterval(this.timer); }
 
   write(text) {
     if (!this.spec) return;
@@ -117,12 +112,12 @@ app.registerExtension({
     });
     // A loaded workflow sets widget values after creation: show them at once.
     chain(nodeType.prototype, "onConfigure", function () { this.dragnext?.sync(); });
+    chain(nodeType.prototype, "onRemoved", function () { this.dragnext?.remove(); });
     chain(nodeType.prototype, "onConnectionsChange", function () { this.dragnext?.sync(); });
     chain(nodeType.prototype, "onExecuted", function (output) {
       const img = output?.images?.[0];
       if (!img || !this.dragnext) return;
-      const sub = img.subfolder ? `${img.subfolder}/` : "";
-      this.dragnext.preview = viewURL(`${sub}${img.filename} [${img.type ?? "output"}]`);
+      this.dragnext.preview = api.apiURL(viewPath({ filename: img.filename, subfolder: img.subfolder ?? "", type: img.type ?? "output" }));
       this.dragnext.sync();
     });
   },

@@ -10,6 +10,9 @@ import { specNodeId, showNode, settle, specOf, waitImage, screenOf, editorSelect
 
 const [url, workflowPath, artifacts] = process.argv.slice(2);
 const queue = process.argv.includes("--queue");
+// --second-image NAME: an image of another size in the input folder, to check the editor
+// follows its upstream Load Image node.
+const second = process.argv.includes("--second-image") ? process.argv[process.argv.indexOf("--second-image") + 1] : null;
 mkdirSync(artifacts, { recursive: true });
 const near = (p, q, tol, what) => assert(Math.abs(p[0] - q[0]) <= tol && Math.abs(p[1] - q[1]) <= tol, `${what}: ${JSON.stringify(p)} is not ${JSON.stringify(q)} (±${tol})`);
 const samePixel = (p, q, what) => assert(Math.floor(p[0]) === Math.floor(q[0]) && Math.floor(p[1]) === Math.floor(q[1]), `${what}: ${JSON.stringify(p)} is not in the pixel of ${JSON.stringify(q)}`);
@@ -169,6 +172,7 @@ try {
   await page.screenshot({ path: `${artifacts}/editor_reloaded.png`, clip: rect });
 
   let prompt = null;
+  let followed = null;
   if (queue) {
     const posted = page.waitForResponse((r) => r.url().endsWith("/prompt") && r.request().method() === "POST", { timeout: 60000 });
     await page.locator("button:has-text('Run')").first().click();
@@ -179,8 +183,21 @@ try {
     prompt = { id: body.prompt_id, spec: sent[String(id)].inputs.spec };
     assert(prompt.spec === before.text, "the queued prompt carries the drawn spec");
   }
+  if (second) {
+    await page.evaluate(([id, name]) => {
+      const spec = window.app.graph.getNodeById(id);
+      spec.getInputNode(spec.inputs.findIndex((i) => i.name === "image")).widgets.find((w) => w.name === "image").value = name;
+    }, [id, second]);
+    await page.waitForFunction(([id, w]) => window.app.graph.getNodeById(id).dragnext.editor.size?.width !== w, [id, size.width], { timeout: 30000 });
+    await settle(page);
+    const now = await page.evaluate((id) => window.app.graph.getNodeById(id).dragnext.editor.size, id);
+    const bad2 = await problems();
+    assert(bad2.some((p) => /outside the image/.test(p.message)), `a smaller image shows points outside it: ${JSON.stringify(bad2)}`);
+    log("followed the upstream image to", now);
+    followed = now;
+  }
   assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
-  console.log("RESULT " + JSON.stringify({ spec: before.text, node: id, image: size, prompt }));
+  console.log("RESULT " + JSON.stringify({ spec: before.text, node: id, image: size, prompt, followed }));
 } finally {
   await close();
 }

@@ -1,4 +1,5 @@
-"""The canvas editor (web/raster.js) and dragnext_ops/regions.py paint the same pixels.
+"""The canvas editor (web/raster.js, web/spec.js) and dragnext_ops paint the same pixels
+and reject the same specs.
 
 A Node script rasterises a fixed set of specs (hand-written edge cases and seeded random
 ones: self-intersecting polygons, brush edges on pixel centres, erase, off-image shapes)
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from dragnext_ops.regions import rasterise
+from dragnext_ops.spec import build_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,3 +48,31 @@ def test_editor_masks_equal_python_masks(js_cases):
     # the cases are not trivial: masks have both set and clear pixels overall
     total = sum(rasterise(c["shapes"], c["height"], c["width"]).sum() for c in js_cases)
     assert 0 < total < sum(c["height"] * c["width"] for c in js_cases)
+
+
+@pytest.fixture(scope="module")
+def js_validation(tmp_path_factory):
+    out = tmp_path_factory.mktemp("validation") / "cases.json"
+    subprocess.run([shutil.which("node"), str(ROOT / "tests/web/gen_validation_cases.mjs"), str(out)], check=True, cwd=ROOT, timeout=120)
+    return json.loads(out.read_text())["cases"]
+
+
+def test_editor_flags_exactly_what_python_rejects(js_validation):
+    """The editor's warnings before queueing agree with the server's checks, field by field."""
+    disagreements = []
+    accepted = rejected = 0
+    for case in js_validation:
+        try:
+            build_spec(parse_spec(case["spec"]), case["height"], case["width"])
+            python_field = None
+            accepted += 1
+        except ValueError as e:
+            python_field = str(e).split(":")[0]
+            rejected += 1
+        editor_fields = [p["field"] for p in case["problems"]]
+        if python_field is None and editor_fields:
+            disagreements.append(f"{case['name']}: editor flags {editor_fields}, Python accepts")
+        elif python_field is not None and not any(python_field.startswith(f) or f.startswith(python_field) for f in editor_fields):
+            disagreements.append(f"{case['name']}: Python rejects {python_field}, editor flags {editor_fields}")
+    assert not disagreements, "\n".join(disagreements)
+    assert accepted >= 5 and rejected >= 10

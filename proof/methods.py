@@ -1,0 +1,117 @@
+"""Every method of the evaluation, run through the pack's own nodes on the host.
+
+Each method takes (model, vae, conditioning, scene, shared) and returns the edited image
+(H, W, 3) in [0, 1]; `shared` caches the scene's inversion (the same node, the same
+inputs) so methods that start from it do not pay for it twice. The inversion's time is
+added to each such method's own."""
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from proof.copy_paste import copy_paste_edit
+from proof.pack import pack_module
+
+
+@dataclass
+class Settings:
+    """The nodes' defaults (the paper and the reference); `quick()` for CI."""
+    steps: int = 50
+    inversion_strength: float = 0.75
+    pbsi_timesteps: int = 5
+    iterations: int = 10
+    lr: float = 0.02
+    mask_weight: float = 0.2
+    feature_layers: str = "last_up_block"
+    progress_schedule: str = "paper"
+    mutual_attention: bool = True
+    mutual_attention_from_layer: int = 3
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls):
+        return cls(steps=10, inversion_strength=0.7, pbsi_timesteps=3, iterations=4, mutual_attention_from_layer=3)
+
+
+def _nodes():
+    return {name: getattr(pack_module(f"nodes.{mod}"), name) for mod, name in (
+        ("inversion_node", "DragNeXtInversion"), ("spec_node", "DragNeXtSpec"),
+        ("pbsi_node", "DragNeXtPBSI"), ("denoise_node", "DragNeXtDenoise"))}
+
+
+def _out(node_output):
+    return node_output.result[0] if hasattr(node_output, "result") else node_output[0]
+
+
+def _inversion(model, vae, cond, scene, s: Settings, shared: dict):
+    if "inversion" not in shared:
+        t0 = time.perf_counter()
+        image = torch.from_numpy(scene.image)[None]
+        with torch.inference_mode():
+            latent = {"samples": vae.encode(image)}
+            inv = _out(_nodes()["DragNeXtInversion"].execute(model, latent, cond, s.steps, s.inversion_strength))
+            drag = _out(_nodes()["DragNeXtSpec"].execute(
+                image, json.dumps(scene.spec(with_regions=False)),
+                region_masks=torch.from_numpy(scene.region_masks().astype(np.float32)),
+                editable_mask=torch.from_numpy(scene.editable_mask.astype(np.float32))[None]))
+        shared.update(inversion=inv, drag=drag, seconds=time.perf_counter() - t0)
+    return shared["inversion"], shared["drag"], shared["seconds"]
+
+
+def _decode(vae, latent) -> np.ndarray:
+    with torch.inference_mode():
+        return vae.decode(latent["samples"])[0].float().cpu().numpy()
+
+
+def dragnext(s: Settings, **overrides):
+    """DragNeXt through DragNeXtPBSI + DragNeXtDenoise, with node inputs overridden."""
+    def run(model, vae, cond, scene, shared):
+        inv, drag, t_inv = _inversion(model, vae, cond, scene, s, shared)
+        args = dict(pbsi_timesteps=s.pbsi_timesteps, iterations=s.iterations, lr=s.lr, mask_weight=s.mask_weight,
+                    feature_layers=s.feature_layers, progress_schedule=s.progress_schedule)
+        args.update(overrides)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            edit = _out(_nodes()["DragNeXtPBSI"].execute(model, inv, drag, cond, **args))
+            latent = _out(_nodes()["DragNeXtDenoise"].execute(model, edit, cond, s.mutual_attention,
+                                                             s.mutual_attention_from_layer))
+        image = _decode(vae, latent)
+        return image, t_inv + time.perf_counter() - t0
+    return run
+
+
+def no_edit(s: Settings):
+    """Inversion + DragNeXtDenoise from the inverted latent, no PBSI (a zero-step edit)."""
+    def run(model, vae, cond, scene, shared):
+        inv, _, t_inv = _inversion(model, vae, cond, scene, s, shared)
+        DragEdit = pack_module("dragnext_ops.state").DragEdit
+        t0 = time.perf_counter()
+        edit = DragEdit(inv, 0, inv.inverted, inv.inverted, [])
+        with torch.inference_mode():
+            latent = _out(_nodes()["DragNeXtDenoise"].execute(model, edit, cond, s.mutual_attention,
+                                                             s.mutual_attention_from_layer))
+        return _decode(vae, latent), t_inv + time.perf_counter() - t0
+    return run
+
+
+def copy_paste(s: Settings):
+    def run(model, vae, cond, scene, shared):
+        inv, drag, t_inv = _inversion(model, vae, cond, scene, s, shared)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            latent = copy_paste_edit(model, inv, drag, cond)
+        return _decode(vae, latent), t_inv + time.perf_counter() - t0
+    return run
+
+
+def all_methods(s: Settings) -> dict:
+    """name -> method, the default last. 'final' is geometry's progress 1 throughout."""
+    return {
+        "no edit": no_edit(s),
+        "copy-paste (RegionDrag-like)": copy_paste(s),
+        "PBSI 1 timestep": dragnext(s, pbsi_timesteps=1),
+        "no intermediate states": dragnext(s, progress_schedule="final"),
+        "DragNeXt (default)": dragnext(s),
+    }

@@ -1,0 +1,146 @@
+"""The project's toy diffusion prior: a small UNet of the host's SD1.5 family
+(comfy.supported_models.SD15, BaseModel, EPS, SD1 discrete schedule) working on
+8x8 pixel patches, so "encoding" is exact (a pixel unshuffle) and every reconstruction
+error comes from the prior, never from an autoencoder.
+
+The latent of an (H, W) image is (3*64, H/8, W/8): the host's usual 8x downscale, so
+nodes that map image pixels to latent cells by 8 work unchanged.
+"""
+import json
+import os
+
+import torch
+
+import comfy.latent_formats
+import comfy.model_management
+import comfy.model_patcher
+import comfy.sd
+import comfy.supported_models
+
+PATCH = 8
+LATENT_CHANNELS = 3 * PATCH * PATCH
+DEFAULT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "toy_prior")
+CONTEXT_KEY = "toy_prior.context"
+
+
+class PatchLatent(comfy.latent_formats.LatentFormat):
+    """Pixels in [-1, 1] unshuffled to 192 channels, scaled to about unit variance."""
+    latent_channels = LATENT_CHANNELS
+
+    def __init__(self, scale_factor: float = 2.0):
+        self.scale_factor = scale_factor
+
+
+def make_model_config(config: dict):
+    """A comfy.supported_models.SD15 whose latent format is the patch latent."""
+    latent_scale = float(config["latent_scale"])
+
+    class ToyPriorSD15(comfy.supported_models.SD15):
+        latent_format = PatchLatent
+
+        def __init__(self, unet_config):
+            super().__init__(unet_config)
+            self.latent_format = PatchLatent(latent_scale)
+
+        def inpaint_model(self):
+            return False  # the host calls any UNet with more than 4 input channels an inpainter
+
+    unet = dict(config["unet"])
+    unet.update(in_channels=LATENT_CHANNELS, out_channels=LATENT_CHANNELS)
+    model_config = ToyPriorSD15(unet)
+    model_config.set_inference_dtype(torch.float32, None)
+    return model_config
+
+
+def build_base_model(config: dict, init_seed: int | None = None):
+    """The host BaseModel for `config`; weights initialised from `init_seed` when given
+    (the host's ops leave them uninitialised)."""
+    torch.set_flush_denormal(True)
+    model = make_model_config(config).get_model({}, device=torch.device("cpu"))
+    model.to(torch.float32)
+    if init_seed is not None:
+        init_weights(model.diffusion_model, init_seed)
+    return model
+
+
+def init_weights(net: torch.nn.Module, seed: int):
+    """Norms to identity, biases to zero, weights ~ N(0, 1/fan_in); the last layer of each
+    residual branch and the output conv start at zero (DDPM's zero_module), so the
+    untrained prior is the identity through its skips and predicts eps = 0."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, m in net.named_modules():
+            norm = isinstance(m, (torch.nn.GroupNorm, torch.nn.LayerNorm))
+            for pname, p in m.named_parameters(recurse=False):
+                if norm:
+                    p.fill_(1.0 if pname == "weight" else 0.0)
+                elif pname == "bias" or p.ndim == 1:
+                    p.zero_()
+                elif name == "out.2" or name.endswith("out_layers.3") or name.endswith("proj_out"):
+                    p.zero_()
+                else:
+                    p.copy_(torch.randn(p.shape, generator=g) * (1.0 / p[0].numel()) ** 0.5)
+
+
+class PatchAutoencoder(torch.nn.Module):
+    """Exact 'autoencoder': pixel unshuffle by 8 and its inverse ([-1, 1] values)."""
+
+    def __init__(self):
+        super().__init__()
+        # A parameter so the host's VAE patcher has something to place on a device.
+        self.toy_patch_vae = torch.nn.Parameter(torch.tensor(1.0))
+
+    def encode(self, pixels: torch.Tensor, *_args, **_kwargs) -> torch.Tensor:
+        return torch.nn.functional.pixel_unshuffle(pixels, PATCH)
+
+    def decode(self, samples: torch.Tensor, *_args, **_kwargs) -> torch.Tensor:
+        return torch.nn.functional.pixel_shuffle(samples, PATCH)
+
+
+class PatchVAE(comfy.sd.VAE):
+    """The host VAE class around PatchAutoencoder, so VAEEncode/VAEDecode work on it.
+    Built on the host's own pixel-space VAE path, then given the 8x patch geometry."""
+
+    def __init__(self):
+        super().__init__(sd={"pixel_space_vae": torch.tensor(1.0)}, dtype=torch.float32)
+        self.first_stage_model = PatchAutoencoder().eval()
+        self.patcher = comfy.model_patcher.ModelPatcher(
+            self.first_stage_model, load_device=self.device, offload_device=comfy.model_management.vae_offload_device())
+        self.downscale_ratio = self.upscale_ratio = PATCH
+        self.latent_channels = LATENT_CHANNELS
+        self.size = None
+
+
+def image_to_latent(images: torch.Tensor) -> torch.Tensor:
+    """IMAGE (B, H, W, 3) in [0, 1] -> LATENT samples (B, 192, H/8, W/8), as PatchVAE.encode."""
+    if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] % PATCH or images.shape[2] % PATCH:
+        raise ValueError(f"expected (B, H, W, 3) with H, W multiples of {PATCH}, got {tuple(images.shape)}")
+    return torch.nn.functional.pixel_unshuffle(images.movedim(-1, 1) * 2 - 1, PATCH)
+
+
+def latent_to_image(samples: torch.Tensor) -> torch.Tensor:
+    if samples.ndim != 4 or samples.shape[1] != LATENT_CHANNELS:
+        raise ValueError(f"expected (B, {LATENT_CHANNELS}, h, w), got {tuple(samples.shape)}")
+    return ((torch.nn.functional.pixel_shuffle(samples, PATCH) + 1) / 2).clamp(0, 1).movedim(1, -1)
+
+
+def load_config(directory: str = DEFAULT_DIR) -> dict:
+    with open(os.path.join(directory, "config.json")) as f:
+        return json.load(f)
+
+
+def load_prior(directory: str = DEFAULT_DIR):
+    """(ModelPatcher, PatchVAE, CONDITIONING) for the committed prior in `directory`."""
+    import safetensors.torch
+    config = load_config(directory)
+    path = os.path.join(directory, config["weights"])
+    if not os.path.isfile(path):
+        raise ValueError(f"toy prior weights not found: {path}")
+    sd = safetensors.torch.load_file(path)
+    context = sd.pop(CONTEXT_KEY).to(torch.float32)
+    model = build_base_model(config)
+    missing, unexpected = model.diffusion_model.load_state_dict(
+        {k: v.to(torch.float32) for k, v in sd.items()}, strict=True), None
+    patcher = comfy.model_patcher.ModelPatcher(
+        model, load_device=comfy.model_management.get_torch_device(), offload_device=torch.device("cpu"))
+    return patcher, PatchVAE(), [[context, {}]]

@@ -1,0 +1,134 @@
+"""Train the toy prior: eps prediction under the SD1.5 discrete schedule on scenes from
+proof.scenes, reproducible from the seed and config in models/toy_prior/config.json.
+
+    PYTHONPATH=.comfyui:. nice -n 10 .venv/bin/python -m proof.train_prior [--out DIR] [--steps N]
+
+Writes DIR/toy_prior.safetensors (EMA weights in fp16 plus the fixed context) and
+DIR/train_log.json. One thread: the whole run fits in about 45 minutes on a 2-core CPU.
+"""
+import argparse
+import json
+import math
+import os
+import time
+
+import comfy.cli_args
+
+comfy.cli_args.args.cpu = True
+
+import numpy as np  # noqa: E402
+import safetensors.torch  # noqa: E402
+import torch  # noqa: E402
+
+from proof import prior, scenes  # noqa: E402
+
+
+def scene_images(n_scenes: int, seed_base: int, size: int) -> np.ndarray:
+    """Original and ground-truth edited images of n_scenes scenes, all operation types,
+    as uint8 (2*n, size, size, 3): edited scenes are scenes too."""
+    out = np.empty((2 * n_scenes, size, size, 3), dtype=np.uint8)
+    for k in range(n_scenes):
+        seed = seed_base + k
+        while True:  # a seed whose dragged object cannot be placed moves on, deterministically
+            try:
+                sc = scenes.make_scene(seed, scenes.OP_TYPES[k % len(scenes.OP_TYPES)], size=size)
+                break
+            except ValueError:
+                seed += 10 ** 6
+        out[2 * k] = np.round(sc.image * 255)
+        out[2 * k + 1] = np.round(sc.edited * 255)
+    return out
+
+
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """One of the 8 flips/rotations of (B, C, H, W) images: scenes have no preferred pose."""
+    if k >= 4:
+        x = x.flip(-1)
+    return torch.rot90(x, k % 4, dims=(-2, -1))
+
+
+def lr_at(step: int, tc: dict) -> float:
+    if step < tc["warmup"]:
+        return tc["lr"] * (step + 1) / tc["warmup"]
+    p = (step - tc["warmup"]) / max(1, tc["steps"] - tc["warmup"])
+    f = tc["final_lr_fraction"]
+    return tc["lr"] * (f + (1 - f) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def train(config: dict, out_dir: str, steps: int | None = None, log_every: int = 50) -> dict:
+    tc = dict(config["train"])
+    if steps is not None:
+        tc["steps"] = steps
+    torch.set_num_threads(int(tc["threads"]))
+    torch.manual_seed(tc["seed"])
+    gen = torch.Generator().manual_seed(tc["seed"])
+    size = int(config["image_size"])
+    scale = float(config["latent_scale"])
+
+    t0 = time.time()
+    data = torch.from_numpy(scene_images(tc["n_scenes"], tc["scene_seed_base"], size))
+    print(f"generated {len(data)} images in {time.time() - t0:.0f}s; pixel std {data.float().div(127.5).std():.3f}",
+          flush=True)
+
+    model = prior.build_base_model(config, init_seed=tc["seed"])
+    net = model.diffusion_model
+    net.train()
+    sigmas = model.model_sampling.sigmas.to(torch.float64)  # the host's SD1 schedule
+    alphas = (1 / (1 + sigmas ** 2)).to(torch.float32)
+    context = torch.randn((1, 77, int(config["unet"]["context_dim"])), generator=gen)
+    ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    opt = torch.optim.AdamW(net.parameters(), lr=tc["lr"], weight_decay=0.0)
+
+    log, running = [], 0.0
+    for step in range(tc["steps"]):
+        idx = torch.randint(0, len(data), (tc["batch"],), generator=gen)
+        imgs = data[idx].permute(0, 3, 1, 2).float() / 127.5 - 1
+        imgs = dihedral(imgs, int(torch.randint(0, 8, (1,), generator=gen)))
+        x0 = torch.nn.functional.pixel_unshuffle(imgs, prior.PATCH) * scale
+        t = torch.randint(0, len(alphas), (tc["batch"],), generator=gen)
+        eps = torch.randn(x0.shape, generator=gen)
+        a = alphas[t].view(-1, 1, 1, 1)
+        zt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        pred = net(zt, timesteps=t.float(), context=context.expand(tc["batch"], -1, -1))
+        loss = torch.nn.functional.mse_loss(pred, eps)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, tc)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        decay = min(tc["ema"], (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, v in net.state_dict().items():
+                ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay) if v.dtype.is_floating_point else ema[k].copy_(v)
+        running += loss.item()
+        if (step + 1) % log_every == 0:
+            entry = {"step": step + 1, "loss": running / log_every, "seconds": round(time.time() - t0, 1)}
+            log.append(entry)
+            print(json.dumps(entry), flush=True)
+            running = 0.0
+
+    os.makedirs(out_dir, exist_ok=True)
+    weights = {k: v.to(torch.float16).contiguous() for k, v in ema.items()}
+    weights[prior.CONTEXT_KEY] = context.to(torch.float16)
+    safetensors.torch.save_file(weights, os.path.join(out_dir, config["weights"]))
+    summary = {"train": tc, "seconds": round(time.time() - t0, 1), "log": log}
+    with open(os.path.join(out_dir, "train_log.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    return summary
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=os.path.join(prior.DEFAULT_DIR, "config.json"))
+    ap.add_argument("--out", default=prior.DEFAULT_DIR)
+    ap.add_argument("--steps", type=int, default=None, help="override the config's steps (smoke runs)")
+    args = ap.parse_args()
+    with open(args.config) as f:
+        config = json.load(f)
+    summary = train(config, args.out, steps=args.steps)
+    print(f"done in {summary['seconds']}s -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""Intermediate drag states: the progress schedule, translation and rotation on the
+feature grid, and the reference's whole-cell truncation and 2-degree rounding."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dragnext.dragnext_ops.geometry import (
+    CellOperation, intermediate_state, progress, rotate_cells, rotation_angle, to_cell, translate_cells,
+)
+from dragnext.dragnext_ops.pbsi import cell_operations
+from dragnext.dragnext_ops.spec import DragOperation, DragSpec
+
+
+def cells(*pairs):
+    rows = torch.tensor([p[0] for p in pairs], dtype=torch.long)
+    cols = torch.tensor([p[1] for p in pairs], dtype=torch.long)
+    return rows, cols
+
+
+def mapping(cm, handle_rows, handle_cols) -> dict:
+    """{source cell: target cell} of a CellMap."""
+    return {(int(handle_rows[s]), int(handle_cols[s])): (int(r), int(c))
+            for r, c, s in zip(cm.rows, cm.cols, cm.source)}
+
+
+# ---------------------------------------------------------------- progress
+
+@pytest.mark.parametrize("n,k", [(5, 10), (2, 8), (1, 1), (4, 3)])
+def test_paper_progress_first_and_last(n, k):
+    assert progress("paper", 0, 1, n, k) == pytest.approx(1.0 / (k * n))
+    assert progress("paper", n - 1, k, n, k) == 1.0
+    # strictly increasing over every (timestep, iteration), reaching 1 only at the end
+    seq = [progress("paper", i, j, n, k) for i in range(n) for j in range(1, k + 1)]
+    assert all(b > a for a, b in zip(seq, seq[1:]))
+    # the paper's formula, eta(t, k) = (K (T - t) + k) / (K (T - T' + 1))
+    for i in range(n):
+        for j in range(1, k + 1):
+            assert progress("paper", i, j, n, k) == pytest.approx((k * i + j) / (k * n))
+
+
+def test_reference_progress_ramps_over_three_timesteps_then_holds():
+    n, k = 5, 10
+    assert progress("reference", 0, 1, n, k) == pytest.approx(1.0 / 30)
+    assert progress("reference", 1, 5, n, k) == pytest.approx(15.0 / 30)
+    assert progress("reference", 2, k - 1, n, k) < 1.0
+    assert progress("reference", 2, k, n, k) == 1.0
+    for i in (3, 4):
+        for j in range(1, k + 1):
+            assert progress("reference", i, j, n, k) == 1.0
+    # fewer PBSI timesteps than the ramp: ramps over those
+    assert progress("reference", 0, 1, 2, 4) == pytest.approx(1.0 / 8)
+    assert progress("reference", 1, 4, 2, 4) == 1.0
+
+
+def test_final_progress_is_one_throughout():
+    assert progress("final", 0, 1, 5, 10) == 1.0
+    assert progress("final", 4, 10, 5, 10) == 1.0
+
+
+def test_unknown_progress_schedule_is_named():
+    with pytest.raises(ValueError, match="progress_schedule"):
+        progress("linear", 0, 1, 5, 10)
+
+
+# ---------------------------------------------------------------- translation
+
+def test_translation_maps_indices_exactly_and_drops_off_grid_cells():
+    grid = (6, 7)
+    rows, cols = cells((0, 0), (2, 3), (5, 6), (4, 1), (1, 5))
+    cm = translate_cells(rows, cols, (1, 2), grid)
+    # (5, 6) -> (6, 8) and (1, 5) -> (2, 7) leave the 6x7 grid
+    assert mapping(cm, rows, cols) == {(0, 0): (1, 2), (2, 3): (3, 5), (4, 1): (5, 3)}
+    assert cm.source.tolist() == [0, 1, 3]
+    cm = translate_cells(rows, cols, (-2, -1), grid)
+    assert mapping(cm, rows, cols) == {(2, 3): (0, 2), (5, 6): (3, 5), (4, 1): (2, 0)}
+    assert len(translate_cells(rows, cols, (0, 0), grid)) == 5
+    assert len(translate_cells(rows, cols, (6, 0), grid)) == 0
+
+
+# ---------------------------------------------------------------- rotation
+
+def test_rotation_angle_sign_in_image_coordinates():
+    c = (40.0, 30.0)
+    d = 7.0
+    # handle to the right of the centre, target below it (y down): +90 degrees
+    assert rotation_angle((c[0] + d, c[1]), (c[0], c[1] + d), c) == pytest.approx(math.pi / 2)
+    assert rotation_angle((c[0], c[1] + d), (c[0] + d, c[1]), c) == pytest.approx(-math.pi / 2)
+    assert rotation_angle((c[0] + d, c[1]), (c[0] - 2 * d, c[1] + 1e-12), c) == pytest.approx(math.pi)
+    # the angle ignores the radius of the target
+    assert rotation_angle((c[0] + 3, c[1]), (c[0] + 10, c[1] + 10), c) == pytest.approx(math.pi / 4)
+
+
+def test_rotation_by_zero_is_identity():
+    grid = (16, 16)
+    g = torch.Generator().manual_seed(0)
+    mask = torch.rand(grid, generator=g) < 0.3
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    cm = rotate_cells(rows, cols, (7.0, 9.0), 0.0, grid)
+    m = mapping(cm, rows, cols)
+    assert len(cm) == rows.numel()
+    assert m == {(int(r), int(c)): (int(r), int(c)) for r, c in zip(rows, cols)}
+
+
+def test_rotation_by_90_degrees_maps_a_known_shape_exactly():
+    # an L-shaped (asymmetric) region, so a wrong sign or a transpose shows
+    grid = (20, 20)
+    cy, cx = 10, 10
+    shape = [(5, 12), (5, 13), (5, 14), (6, 12), (7, 12)]
+    rows, cols = cells(*shape)
+    cm = rotate_cells(rows, cols, (cy, cx), math.pi / 2, grid)
+    # image coordinates, +90 degrees: (x, y) -> (-y, x) about the centre, i.e.
+    # (row, col) -> (cy + (col - cx), cx - (row - cy))
+    expected = {(r, c): (cy + (c - cx), cx - (r - cy)) for r, c in shape}
+    assert mapping(cm, rows, cols) == expected
+    assert len(cm) == len(shape)
+
+
+def test_rotation_by_90_moves_a_cell_right_of_the_centre_below_it():
+    grid = (12, 12)
+    c = (6, 6)                              # (row, col)
+    rows, cols = cells((6, 9))              # three cells to the right of the centre
+    # the angle from handle c+(d,0) to target c+(0,d) (image x, y) is +90 degrees
+    angle = rotation_angle((6 + 3, 6), (6, 6 + 3), (6, 6))
+    cm = rotate_cells(rows, cols, c, angle, grid)
+    assert mapping(cm, rows, cols) == {(6, 9): (9, 6)}  # three cells below it
+
+
+def test_rotation_fills_its_target_without_holes():
+    grid = (40, 40)
+    rows, cols = torch.meshgrid(torch.arange(10, 20), torch.arange(22, 34), indexing="ij")
+    rows, cols = rows.flatten(), cols.flatten()
+    cm = rotate_cells(rows, cols, (20.0, 20.0), math.radians(30), grid)
+    # area roughly preserved and every target cell is distinct
+    assert abs(len(cm) - rows.numel()) <= 0.1 * rows.numel()
+    assert len({(int(r), int(c)) for r, c in zip(cm.rows, cm.cols)}) == len(cm)
+    # each target is the source rotated, to within a cell
+    a = math.radians(30)
+    for r, c, s in zip(cm.rows.tolist(), cm.cols.tolist(), cm.source.tolist()):
+        x, y = cols[s].item() - 20.0, rows[s].item() - 20.0
+        fx, fy = 20.0 + math.cos(a) * x - math.sin(a) * y, 20.0 + math.sin(a) * x + math.cos(a) * y
+        assert abs(fx - c) <= 1.0 and abs(fy - r) <= 1.0
+
+
+# ---------------------------------------------------------------- a blob lands at the target
+
+def _disc(height, width, centre, radius):
+    yy, xx = np.mgrid[0:height, 0:width] + 0.5
+    return (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
+
+
+def _spec(kind, handle, target, center=None, size=128, radius=9):
+    region = _disc(size, size, handle, radius)
+    return DragSpec(size, size, [DragOperation(kind, handle, target, center, region)], None)
+
+
+def _centroid(cm):
+    return cm.rows.double().mean().item(), cm.cols.double().mean().item()
+
+
+@pytest.mark.parametrize("kind,handle,target,center", [
+    ("translate", (40.0, 50.0), (86.0, 30.0), None),
+    ("translate", (90.0, 90.0), (30.0, 100.0), None),
+    ("rotate", (84.0, 64.0), (64.0, 84.0), (64.0, 64.0)),     # +90: right of centre -> below
+    ("rotate", (84.0, 64.0), (64.0, 44.0), (64.0, 64.0)),     # -90: right of centre -> above
+    ("rotate", (94.0, 64.0), (82.0, 88.0), (64.0, 64.0)),     # 3-4-5: about +53 degrees
+])
+@pytest.mark.parametrize("reference", [False, True])
+def test_blob_at_handle_lands_at_target(kind, handle, target, center, reference):
+    spec = _spec(kind, handle, target, center)
+    grid = (spec.height // 2, spec.width // 2)
+    (op,) = cell_operations(spec, grid)
+    assert op.handle == to_cell(handle) and op.target == to_cell(target)
+    state = intermediate_state(op, 1.0, grid, reference)
+    assert state is not None and len(state) > 0.8 * op.handle_rows.numel()
+    r, c = _centroid(state)
+    assert abs(r - op.target[0]) <= 1.0 and abs(c - op.target[1]) <= 1.0
+    # the handle cell itself maps onto the target cell (to within a cell for a rotation)
+    m = mapping(state, op.handle_rows, op.handle_cols)
+    tr, tc = m[op.handle]
+    tol = 0 if kind == "translate" else 1
+    assert abs(tr - op.target[0]) <= tol and abs(tc - op.target[1]) <= tol
+    # half way, it is half way
+    mid = intermediate_state(op, 0.5, grid, reference)
+    r, c = _centroid(mid)
+    if kind == "translate":
+        assert abs(r - (op.handle[0] + op.target[0]) / 2) <= 1.0
+        assert abs(c - (op.handle[1] + op.target[1]) / 2) <= 1.0
+    else:
+        half = rotation_angle(handle, target, center) / 2
+        cy, cx = op.center
+        hr, hc = op.handle[0] - cy, op.handle[1] - cx
+        er = cy + math.sin(half) * hc + math.cos(half) * hr
+        ec = cx + math.cos(half) * hc - math.sin(half) * hr
+        assert abs(r - er) <= 1.0 and abs(c - ec) <= 1.0
+
+
+# ---------------------------------------------------------------- reference vs paper rounding
+
+def _translate_op(offset, grid=(32, 32)):
+    rows, cols = torch.meshgrid(torch.arange(12, 16), torch.arange(12, 16), indexing="ij")
+    return CellOperation("translate", rows.flatten(), cols.flatten(), (14, 14),
+                         (14 + offset[0], 14 + offset[1]), None, 0.0)
+
+
+def _offset(state, op):
+    m = mapping(state, op.handle_rows, op.handle_cols)
+    offsets = {(t[0] - s[0], t[1] - s[1]) for s, t in m.items()}
+    assert len(offsets) == 1
+    return offsets.pop()
+
+
+def test_reference_truncates_offsets_to_whole_cells():
+    grid = (32, 32)
+    op = _translate_op((8, -5))
+    # eta 0.35: (2.8, -1.75) -> reference truncates toward zero, paper rounds
+    assert _offset(intermediate_state(op, 0.35, grid, True), op) == (2, -1)
+    assert _offset(intermediate_state(op, 0.35, grid, False), op) == (3, -2)
+    # eta 1: the full offset either way
+    assert _offset(intermediate_state(op, 1.0, grid, True), op) == (8, -5)
+    assert _offset(intermediate_state(op, 1.0, grid, False), op) == (8, -5)
+
+
+def test_reference_skips_states_under_one_cell():
+    grid = (32, 32)
+    op = _translate_op((0, 5))
+    # eta 0.1: offset (0, 0.5); the reference skips, the paper rounds (to 0 by banker's rule: the
+    # state is the identity)
+    assert intermediate_state(op, 0.1, grid, True) is None
+    assert _offset(intermediate_state(op, 0.1, grid, False), op) == (0, 0)
+    # eta 0.19: (0, 0.95): still skipped by the reference, one cell for the paper
+    assert intermediate_state(op, 0.19, grid, True) is None
+    assert _offset(intermediate_state(op, 0.19, grid, False), op) == (0, 1)
+    assert _offset(intermediate_state(op, 0.2, grid, True), op) == (0, 1)
+    # one whole cell in either axis is not skipped
+    op = _translate_op((-3, 1))
+    assert _offset(intermediate_state(op, 0.5, grid, True), op) == (-1, 0)
+
+
+def test_reference_rounds_angles_to_two_degrees():
+    grid = (96, 96)
+    rows, cols = torch.meshgrid(torch.arange(10, 30), torch.arange(60, 90), indexing="ij")
+    rows, cols = rows.flatten(), cols.flatten()
+    centre = (48.0, 48.0)
+    op = CellOperation("rotate", rows, cols, (20, 75), (75, 20), centre, math.radians(93.4))
+    eta = 0.1                                # 9.34 degrees: rounds to 10 (not 8, not 9.34)
+    ref = intermediate_state(op, eta, grid, True)
+    paper = intermediate_state(op, eta, grid, False)
+    at = lambda deg: rotate_cells(rows, cols, centre, math.radians(deg), grid)  # noqa: E731
+    assert mapping(ref, rows, cols) == mapping(at(10.0), rows, cols)
+    assert mapping(paper, rows, cols) == mapping(at(9.34), rows, cols)
+    assert mapping(ref, rows, cols) != mapping(paper, rows, cols)   # the region is large enough to tell
+    # 8.9 degrees rounds down to 8
+    ref = intermediate_state(op, 8.9 / 93.4, grid, True)
+    assert mapping(ref, rows, cols) == mapping(at(8.0), rows, cols)
+    # a full angle that is not a multiple of 2 degrees rounds too (the reference's behaviour)
+    assert mapping(intermediate_state(op, 1.0, grid, True), rows, cols) == mapping(at(94.0), rows, cols)
+    assert mapping(intermediate_state(op, 1.0, grid, False), rows, cols) == mapping(at(93.4), rows, cols)

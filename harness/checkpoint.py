@@ -16,7 +16,9 @@ from .tiny_models import init_weights, unet_config
 
 def sd15_state_dict(seed: int = 0) -> dict:
     cpu = torch.device("cpu")
-    unet = comfy.supported_models.SD15(unet_config(model_channels=320, channel_mult=(1,), context_dim=768)) \
+    # depth 2 gives 4 decoder self-attention layers, so the reference default (share from
+    # layer 3) is valid here too.
+    unet = comfy.supported_models.SD15(unet_config(model_channels=320, channel_mult=(1,), context_dim=768, depth=2)) \
         .get_model({}, device=cpu).diffusion_model
     init_weights(unet, seed)
     clip = comfy.sd1_clip.SDClipModel(device=cpu, dtype=torch.float32)

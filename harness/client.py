@@ -85,10 +85,19 @@ class ComfyClient:
                     status = {"execution_success": "success", "execution_error": "error",
                               "execution_interrupted": "interrupted"}[kind]
                     return {"prompt_id": prompt_id, "status": status, "messages": messages,
-                            "history": self.get(f"/history/{prompt_id}").get(prompt_id, {})}
+                            "history": self.history(prompt_id)}
             raise TimeoutError(f"prompt {prompt_id} did not finish within {timeout}s")
         finally:
             ws.close()
+
+    def history(self, prompt_id: str, timeout=30) -> dict:
+        """The prompt's history entry; the server files it just after its last message."""
+        deadline = time.time() + timeout
+        while True:
+            entry = self.get(f"/history/{prompt_id}").get(prompt_id)
+            if entry or time.time() > deadline:
+                return entry or {}
+            time.sleep(0.1)
 
     def output_images(self, result: dict, node_id: str) -> list:
         """The PNG bytes a node (SaveImage) wrote in a finished run."""

@@ -18,6 +18,10 @@ from comfy_extras.nodes_custom_sampler import Guider_Basic
 class PassMeter:
     """Counts a stage's UNet passes, drives its progress bar, checks for interruption."""
 
+    # A benchmark may set an object with start() and stop(stage, started, x, outputs,
+    # backward) to time every pass (bench/pass_timer.py); None: no clocks, no syncs.
+    timer = None
+
     def __init__(self, stage: str, total: int):
         self.stage = stage
         self.bar = comfy.utils.ProgressBar(total)
@@ -54,6 +58,8 @@ class HostUNet:
 
     def __call__(self, z, t: int, features: bool = False):
         self.meter.before_pass()
+        timer = PassMeter.timer
+        started = timer.start() if timer is not None else None
         sigma = self.sigmas[t]
         x = z * (1.0 + sigma * sigma) ** 0.5
         recording = features and self.taps is not None
@@ -65,7 +71,10 @@ class HostUNet:
         finally:
             maps = self.taps.stop() if recording else []
         eps = (x - denoised.to(x.dtype)) / sigma
-        self.meter.after_pass(backward=torch.is_grad_enabled() and z.requires_grad)
+        backward = torch.is_grad_enabled() and z.requires_grad
+        if timer is not None:
+            timer.stop(self.meter.stage, started, x, (denoised, *maps), backward)
+        self.meter.after_pass(backward=backward)
         return eps, maps
 
 

@@ -26,6 +26,11 @@ BROWSER = ROOT / "tests" / "browser"
 ARTIFACTS = ROOT / "test-artifacts"
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 RUN_TIMEOUT = 900  # seconds for one queued graph on a CPU
+# The example workflows are set for real use (50 steps, 5 PBSI timesteps x 10 iterations);
+# on CI's 2 CPU cores that is ~10 min a run. The browser sets these widgets (by name, so a
+# renamed input fails loudly) before queueing: same graph, same nodes, fewer passes.
+QUICK = {"DragNeXtInversion": {"steps": 10, "inversion_strength": 0.8},
+         "DragNeXtPBSI": {"pbsi_timesteps": 2, "iterations": 3}}
 
 
 def _node():
@@ -115,7 +120,7 @@ def test_editor_end_to_end(comfy_server, tmp_path):
     path = tmp_path / "editor_workflow.json"
     path.write_text(json.dumps(workflow))
 
-    [result] = _drive("editor_e2e.mjs", comfy_server.url, path, ARTIFACTS, "--queue",
+    [result] = _drive("editor_e2e.mjs", comfy_server.url, path, ARTIFACTS, "--queue", "--quick", json.dumps(QUICK),
                       "--second-image", "dragnext_editor_test_small.png", timeout=600)
     spec = json.loads(result["spec"])
     assert result["image"] == {"width": 256, "height": 192}
@@ -151,7 +156,8 @@ def workflow_runs(comfy_server, tmp_path_factory):
         path = tmp_path_factory.mktemp("wf") / src.name
         path.write_text(json.dumps(workflow))
         paths.append(path)
-    results = _drive("run_workflows.mjs", comfy_server.url, *paths, timeout=120 + 60 * len(paths))
+    results = _drive("run_workflows.mjs", comfy_server.url, "--quick", json.dumps(QUICK), *paths,
+                     timeout=120 + 60 * len(paths))
     return {Path(r["file"]).name: r for r in results}
 
 

@@ -1,18 +1,21 @@
 // End-to-end test of the canvas editor in the real ComfyUI frontend (headless Chromium).
 // Usage: node tests/browser/editor_e2e.mjs URL WORKFLOW.json ARTIFACTS_DIR [--queue]
+//        [--quick JSON] [--second-image NAME]
 // Draws regions and points with real mouse events, checks the `spec` widget's JSON, checks
 // clicks land on the same image pixel after resizing the node and zooming the canvas,
 // saves the workflow, reloads the page, checks the drawing is back, and (with --queue)
 // queues the graph through the Run button. Prints `RESULT {json}` for the pytest side.
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { launch, openApp, loadWorkflow, assert } from "./lib.mjs";
-import { specNodeId, showNode, settle, specOf, waitImage, screenOf, editorSelector, dragPath, clickAt, centreOn } from "./page_helpers.mjs";
+import { specNodeId, showNode, settle, specOf, waitImage, screenOf, editorSelector, dragPath, clickAt, centreOn, setWidgets, option } from "./page_helpers.mjs";
 
 const [url, workflowPath, artifacts] = process.argv.slice(2);
 const queue = process.argv.includes("--queue");
 // --second-image NAME: an image of another size in the input folder, to check the editor
 // follows its upstream Load Image node.
-const second = process.argv.includes("--second-image") ? process.argv[process.argv.indexOf("--second-image") + 1] : null;
+const second = option("--second-image");
+// --quick JSON: widget values ({NodeType: {widget: value}}) that make the queued run short.
+const quick = JSON.parse(option("--quick") ?? "{}");
 mkdirSync(artifacts, { recursive: true });
 const near = (p, q, tol, what) => assert(Math.abs(p[0] - q[0]) <= tol && Math.abs(p[1] - q[1]) <= tol, `${what}: ${JSON.stringify(p)} is not ${JSON.stringify(q)} (±${tol})`);
 const samePixel = (p, q, what) => assert(Math.floor(p[0]) === Math.floor(q[0]) && Math.floor(p[1]) === Math.floor(q[1]), `${what}: ${JSON.stringify(p)} is not in the pixel of ${JSON.stringify(q)}`);
@@ -174,6 +177,7 @@ try {
   let prompt = null;
   let followed = null;
   if (queue) {
+    await setWidgets(page, quick);
     const posted = page.waitForResponse((r) => r.url().endsWith("/prompt") && r.request().method() === "POST", { timeout: 60000 });
     await page.locator("button:has-text('Run')").first().click();
     const response = await posted;

@@ -40,13 +40,17 @@ export async function closeDialogs(page) {
     const open = await page.evaluate(() => document.querySelectorAll(".p-dialog-mask").length);
     if (open === 0 && i >= 4) return;
     if (open) {
-      const close = page.locator(".p-dialog .p-dialog-close-button, .p-dialog button[aria-label=Close]").first();
+      // PrimeVue's own close button, or (Templates) an icon button with a cross
+      const close = page.locator([".p-dialog .p-dialog-close-button", ".p-dialog button[aria-label=Close]",
+        ".p-dialog button:has(i.pi-times)", ".p-dialog button:has(i[class*='lucide--x'])"].join(", ")).first();
       if (await close.count()) await close.click({ timeout: 2000 }).catch(() => {});
       else await page.keyboard.press("Escape");
     }
     await page.waitForTimeout(500);
   }
-  throw new Error("a dialog would not close");
+  const text = await page.evaluate(() => [...document.querySelectorAll(".p-dialog")].map((d) => d.innerText.slice(0, 200)).join(" | "));
+  await page.screenshot({ path: join(tmpdir(), "dnx-dialog.png") }).catch(() => {});
+  throw new Error(`a dialog would not close: ${text}`);
 }
 
 /** Replace the graph with a UI-format workflow (as the user's Open would). */

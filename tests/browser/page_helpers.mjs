@@ -91,3 +91,31 @@ export async function centreOn(page, id, p) {
   await settle(page);
 }
 const window_centre = { x: 700, y: 450 };
+
+/**
+ * Set widgets by node type and widget name, e.g. {"DragNeXtPBSI": {"iterations": 3}}, on
+ * every node of that type; throws if a named widget is missing (a renamed input).
+ */
+export async function setWidgets(page, values) {
+  const missing = await page.evaluate((values) => {
+    const missing = [];
+    for (const [type, widgets] of Object.entries(values)) {
+      for (const node of window.app.graph.nodes.filter((n) => n.type === type)) {
+        for (const [name, value] of Object.entries(widgets)) {
+          const w = node.widgets?.find((x) => x.name === name);
+          if (w) w.value = value;
+          else missing.push(`${type}.${name}`);
+        }
+      }
+    }
+    window.app.graph.setDirtyCanvas(true, true);
+    return missing;
+  }, values);
+  if (missing.length) throw new Error(`no such widgets: ${missing.join(", ")}`);
+}
+
+/** Value of a `--name value` command-line option, or null. */
+export function option(name) {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? null : process.argv[i + 1];
+}

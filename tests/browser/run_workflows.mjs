@@ -4,9 +4,10 @@
 // The pytest side waits for each prompt to finish on the server.
 import { readFileSync } from "node:fs";
 import { launch, openApp, loadWorkflow, assert } from "./lib.mjs";
-import { settle } from "./page_helpers.mjs";
+import { settle, setWidgets, option } from "./page_helpers.mjs";
 
-const [url, ...files] = process.argv.slice(2);
+const quick = JSON.parse(option("--quick") ?? "{}");
+const [url, ...files] = process.argv.slice(2).filter((a, i, all) => a !== "--quick" && all[i - 1] !== "--quick");
 const { page, errors, close } = await launch();
 try {
   await openApp(page, url);
@@ -23,6 +24,7 @@ try {
       for (const e of editors) {
         assert(e.ok && e.shown === e.spec && !e.specError, `editor of node ${e.id} shows its spec: ${JSON.stringify(e)}`);
       }
+      await setWidgets(page, quick);
       const posted = page.waitForResponse((r) => r.url().endsWith("/prompt") && r.request().method() === "POST", { timeout: 60000 });
       await page.locator("button:has-text('Run')").first().click();
       const response = await posted;

@@ -1,6 +1,6 @@
 """DragNeXt Region + Transform: the drag spec, validated against the image."""
 import numpy as np
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..dragnext_ops.spec import build_spec, parse_spec
 from .sockets import DragSpecSocket
@@ -57,4 +57,5 @@ class DragNeXtSpec(io.ComfyNode):
         if height % 8 or width % 8:
             raise ValueError(f"image: {width}x{height} is not a multiple of 8 on both sides; crop or resize it")
         drag = build_spec(parse_spec(spec), height, width, _masks(region_masks), _masks(editable_mask))
-        return io.NodeOutput(drag)
+        # The picture itself as the node's preview: the canvas editor draws on it after a run.
+        return io.NodeOutput(drag, ui=ui.PreviewImage(image[:1], cls=cls))

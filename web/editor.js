@@ -253,7 +253,9 @@ export class DragEditor {
   // ---- status and drawing -------------------------------------------------------------
 
   refresh() {
-    this.problems = validate(this.state, this.size, this.inputs);
+    // masks come from the drawing cache: a point drag re-validates on every move
+    this.problems = validate(this.state, this.size, this.inputs, (key, shapes) =>
+      this.maskFor(key, shapes, key === "editable" ? EDITABLE_COLOUR : opColour(Number(key.slice(2))))?.mask);
     this.problemsByOp = {};
     for (const p of this.problems) (this.problemsByOp[p.op] ??= []).push(p);
     this.controls.update();

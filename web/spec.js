@@ -111,9 +111,11 @@ const inImage = (p, size) => p[0] >= 0 && p[1] >= 0 && p[0] < size.width && p[1]
  * What Python would reject, as [{op, field, message}] (op: the operation index, or -1).
  * size: {width, height} of the image, or null when the editor has none yet. inputs:
  * {regionMasks, editableMask} booleans, true when that MASK input is connected (its masks
- * then replace the drawn shapes, which are not checked).
+ * then replace the drawn shapes, which are not checked). maskOf(key, shapes) may return an
+ * already rasterised mask (the editor's cache; key is "op<i>" or "editable").
  */
-export function validate(state, size, inputs = {}) {
+export function validate(state, size, inputs = {}, maskOf = null) {
+  const raster = (key, shapes) => maskOf?.(key, shapes) ?? rasterise(shapes, size.height, size.width);
   const out = [];
   const add = (op, field, message) => out.push({ op, field, message });
   if (state.operations.length === 0) add(-1, "operations", "add at least one operation");
@@ -135,13 +137,13 @@ export function validate(state, size, inputs = {}) {
     for (const e of shapeProblems(op.region, `${where}.region`)) add(i, e.field, e.message);
     if (op.region.length === 0) { add(i, `${where}.region`, "empty region: paint the part to move"); return; }
     if (!size) return;
-    const mask = rasterise(op.region, size.height, size.width);
+    const mask = raster(`op${i}`, op.region);
     if (countSet(mask) === 0) add(i, `${where}.region`, "empty region: no pixel is inside");
     else if (op.handle && !maskHas(mask, op.handle)) add(i, `${where}.handle`, "handle is outside its region");
   });
   if (!inputs.editableMask) {
     for (const e of shapeProblems(state.editable, "editable")) add(-1, e.field, e.message);
-    if (size && state.editable.length && countSet(rasterise(state.editable, size.height, size.width)) === 0) {
+    if (size && state.editable.length && countSet(raster("editable", state.editable)) === 0) {
       add(-1, "editable", "the editable area is empty, nothing could change: draw it or clear it");
     }
   }

@@ -56,6 +56,14 @@ try {
   near(region[2].points[1], P(0.3, 0.6), 0.5, "rectangle corner");
   assert(region[1].points.length >= 5, "lasso keeps the path");
 
+  // The editable area is a layer of its own, with the same tools.
+  await page.keyboard.press("l");
+  await page.keyboard.press("r");
+  await dragPath(page, id, [P(0.02, 0.02), P(0.98, 0.98)]);
+  await page.keyboard.press("l");
+  ({ spec } = await specOf(page, id));
+  assert(spec.editable?.length === 1 && spec.editable[0].tool === "rect" && spec.operations[0].region.length === 4, "editable area drawn on its own layer");
+
   // Handle, then target (the editor moves on to the target tool by itself).
   const handle = P(0.25, 0.23), target = P(0.7, 0.6);
   await page.keyboard.press("h");

@@ -105,3 +105,13 @@ test("validate without an image checks what it can", () => {
   assert.deepEqual(validate(s, null), []);
   assert.deepEqual(fields(validate(s, { width: 512, height: 512 })), ["operations[0].handle", "operations[0].handle"]);
 });
+
+test("validate uses the masks it is given (the editor's cache) by layer key", () => {
+  const s = parse(docExample());
+  const seen = [];
+  const full = { width: 512, height: 512, data: new Uint8Array(512 * 512).fill(1) };
+  const empty = { width: 512, height: 512, data: new Uint8Array(512 * 512) };
+  const got = validate(s, { width: 512, height: 512 }, {}, (key) => { seen.push(key); return key === "op1" ? empty : full; });
+  assert.deepEqual(seen, ["op0", "op1", "editable"]);
+  assert.deepEqual(fields(got), ["operations[1].region"]);
+});

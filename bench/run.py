@@ -15,6 +15,7 @@ import comfy.cli_args
 
 comfy.cli_args.args.cpu = not torch.cuda.is_available()  # before comfy.model_management loads
 
+import comfy.ldm.modules.attention as attention  # noqa: E402
 import comfy.model_management as mm  # noqa: E402
 
 from . import calibrate, model, report  # noqa: E402
@@ -52,7 +53,8 @@ def main(argv=None):
     cond = model.conditioning()
     print(f"device {device} ({mm.get_torch_device_name(device)}), UNet dtype {patcher.model.get_dtype()}, "
           f"compute {patcher.model.manual_cast_dtype or patcher.model.get_dtype()}, threads {torch.get_num_threads()}, "
-          f"{args.size} px, preset {args.preset} {preset}, features {args.feature_layers}", flush=True)
+          f"attention {attention.optimized_attention.__name__}, {args.size} px, preset {args.preset} {preset}, "
+          f"features {args.feature_layers}", flush=True)
 
     stages = run_edit(patcher, cond, args.size, preset, device, args.feature_layers)
     print(report.stage_table(stages, device))

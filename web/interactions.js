@@ -116,14 +116,11 @@ function startBrush(ed, p, mode) {
   ed.maskFor(key, shapes, colour) ?? ed.maskFor(key, [shape], colour);
   const fresh = shapes.length === 0;
   shapes.push(shape);
-  const cached = ed.cache.get(key);
-  if (!fresh) paintBrushTail(cached.mask, shape);
+  if (!fresh) paintBrushTail(ed.cache.get(key).mask, shape);
   ed.touchMask(key, shapes, colour);
   ed.stroking = true;
-  let px = 1 / ed.layout().view.scale;
   return {
-    move: (q) => {
-      px = 1 / ed.layout().view.scale;
+    move: (q, px) => {
       if (!extendPath(shape.points, q, Math.min(STEP * px, shape.radius / 2))) return;
       paintBrushTail(ed.cache.get(key).mask, shape);
       ed.touchMask(key, shapes, colour);

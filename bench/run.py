@@ -33,6 +33,9 @@ def parse_args(argv=None):
     p.add_argument("--dtype", choices=sorted(DTYPES), default="auto", help="UNet dtype; auto: the host's choice")
     p.add_argument("--feature-layers", choices=["last_up_block", "all_stages"], default="last_up_block")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--warmup", type=int, choices=[0, 1], default=None,
+                   help="first run an untimed quick edit at the same size, so model loading and kernel "
+                        "selection stay out of the figures (default: 1 on a GPU, 0 on the CPU)")
     p.add_argument("--calibrate", type=int, default=0, metavar="REPS",
                    help="also time REPS bare UNet passes of each kind after the edit, to expose overhead inside the "
                         "timed passes (noisy on a loaded CPU; 0: skip)")
@@ -56,6 +59,9 @@ def main(argv=None):
           f"attention {attention.optimized_attention.__name__}, {args.size} px, preset {args.preset} {preset}, "
           f"features {args.feature_layers}", flush=True)
 
+    warmup = device.type == "cuda" if args.warmup is None else args.warmup
+    if warmup:
+        run_edit(patcher, cond, args.size, PRESETS["quick"], device, args.feature_layers)
     stages = run_edit(patcher, cond, args.size, preset, device, args.feature_layers)
     print(report.stage_table(stages, device))
     for problem in report.count_check(stages, preset):

@@ -29,7 +29,8 @@ class Stage:
         return self.forward[1] + self.forward_backward[1]
 
 
-def run_edit(model, cond, size: int, preset, device, feature_layers="last_up_block") -> list:
+def run_edit(model, cond, size: int, preset, device, feature_layers="last_up_block", on_stage=None) -> list:
+    """The measured stages, in order; `on_stage(stage)` hears each as it ends (long runs)."""
     image, latent = scene.inputs(size)
     timer = PassTimer(device)
     stages, outputs = [], {}
@@ -44,6 +45,8 @@ def run_edit(model, cond, size: int, preset, device, feature_layers="last_up_blo
         counted = getattr(outputs[name], "passes", None)
         stages.append(Stage(name, wall, memory.peak_bytes(device), totals.get("forward", (0, 0.0)),
                             totals.get("forward_backward", (0, 0.0)), counted))
+        if on_stage:
+            on_stage(stages[-1])
 
     PassMeter.timer = timer
     try:

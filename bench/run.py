@@ -62,7 +62,8 @@ def main(argv=None):
     warmup = device.type == "cuda" if args.warmup is None else args.warmup
     if warmup:
         run_edit(patcher, cond, args.size, PRESETS["quick"], device, args.feature_layers)
-    stages = run_edit(patcher, cond, args.size, preset, device, args.feature_layers)
+    stages = run_edit(patcher, cond, args.size, preset, device, args.feature_layers,
+                      on_stage=lambda s: print(f"  {s.name} done: wall {s.wall:.2f} s", flush=True))
     print(report.stage_table(stages, device))
     for problem in report.count_check(stages, preset):
         print("PASS COUNT MISMATCH:", problem)

@@ -25,6 +25,9 @@ PRESETS = {
     "default": Preset(steps=50, strength=0.75, pbsi_timesteps=5, iterations=10),
     # Half the schedule, 3 PBSI timesteps x 5 iterations: about a third of the passes.
     "fast": Preset(steps=25, strength=0.75, pbsi_timesteps=3, iterations=5),
+    # One or two passes of each kind: every stage's peak memory (which the pass count does
+    # not change) in minutes, e.g. at 512 px on a CPU.
+    "probe": Preset(steps=50, strength=0.04, pbsi_timesteps=1, iterations=1),
     # Only to check the benchmark itself end to end in minutes on a small CPU.
     "quick": Preset(steps=10, strength=0.5, pbsi_timesteps=2, iterations=2),
 }

@@ -40,4 +40,7 @@ PYEOF
   rm -f .comfyui/extra_model_paths.yaml
   rm -rf "$tmp"
 fi
+# The pack as the host loads it (and as tests import it): custom_nodes/dragnext -> this repo.
+ln -sfn ../.. .comfyui/custom_nodes/dragnext
+
 echo "environment ready: .venv/ and .comfyui/ (ComfyUI $(grep -o '"[0-9.]*"' .comfyui/comfyui_version.py 2>/dev/null || echo '?'))"

@@ -65,8 +65,8 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
             raise ValueError(f"unknown methods {sorted(unknown)}; known: {list(methods)}")
         methods = {k: v for k, v in methods.items() if k in method_names}
     rows, sheet = [], []
-    for op_type in op_types:
-        for seed in range(n_scenes):
+    for seed in range(n_scenes):  # seeds outermost: a stopped run still covers every type
+        for op_type in op_types:
             scene = make_scene(seed, op_type)
             shared, outputs = {}, {}
             for name, run in methods.items():
@@ -79,13 +79,20 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
                 f"{r['method']}: IoU {r['iou']:.2f} DAI {r['dai']:.4f}" for r in rows[-len(methods):]))
             if seed < sheet_scenes:
                 sheet.append((scene, outputs))
-    summary = summarise(rows, list(methods), op_types)
+        summary = write_results(out_dir, rows, list(methods), op_types, seed + 1, settings)
+        if seed + 1 == min(sheet_scenes, n_scenes):  # early, so a stopped run has it too
+            contact_sheet(sheet, list(methods), os.path.join(out_dir, "contact_sheet.png"))
+    return summary
+
+
+def write_results(out_dir, rows, method_names, op_types, n_scenes, settings) -> dict:
+    """(Re)write results.json and results.md for the scenes so far."""
+    summary = summarise(rows, method_names, op_types)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"settings": settings.__dict__, "n_scenes": n_scenes, "rows": rows, "summary": summary}, f, indent=1)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
-        f.write(markdown(summary, list(methods), op_types, n_scenes, settings))
-    contact_sheet(sheet, list(methods), os.path.join(out_dir, "contact_sheet.png"))
+        f.write(markdown(summary, method_names, op_types, n_scenes, settings))
     return summary
 
 

@@ -14,7 +14,7 @@ browser:
 
 test: env browser
 	node --test tests/web/
-	$(PY) -m pytest
+	$(PY) -m pytest tests
 
 demo: env
 	$(PY) -m harness.demo $(if $(CKPT),--ckpt "$(CKPT)")

@@ -2,8 +2,8 @@
 # Benchmark figures on a lent NVIDIA GPU (device machine: python3 holds a CUDA torch, no
 # registry). Carry `.comfyui` (the host) and `.whl` (wheels the image lacks: av, torchsde,
 # trampoline, made by `scripts/bench_gpu.sh --wheels` here), then run this in the repo root:
-#   run(command="bash scripts/bench_gpu.sh", carry=[".comfyui", ".whl"], timeout_s=540)
-# Logs go to $OUT (or out/bench). About 3 minutes on an H100.
+#   run(command="bash scripts/bench_gpu.sh", carry=[".comfyui", ".whl"], timeout_s=420)
+# Logs go to $OUT (or out/bench). Not yet run on a GPU: expected a few minutes on an H100.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

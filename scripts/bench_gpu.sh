@@ -28,7 +28,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out
 bench() {  # name, then bench.run arguments
   local name=$1; shift
   echo "== python -m bench.run $*" | tee "$out/$name.log"
-  $PY -m bench.run "$@" 2>&1 | grep -v "torchaudio missing" | tee -a "$out/$name.log"
+  # One failing run must not cost the others their figures.
+  $PY -m bench.run "$@" 2>&1 | grep -v "torchaudio missing" | tee -a "$out/$name.log" \
+    || echo "== $name FAILED" | tee -a "$out/$name.log"
 }
 bench quick --quick                                        # sanity, and warms caches
 bench default512 --preset default --size 512 --calibrate 3  # the paper's setting, host dtype

@@ -23,7 +23,7 @@ export PYTHONPATH="$PWD/.comfyui:$PWD/.comfyui/custom_nodes:$PWD${PYTHONPATH:+:$
 export PYTHONUNBUFFERED=1
 out=${OUT:-out/bench}
 mkdir -p "$out"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
+(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || echo "no nvidia-smi") | tee "$out/gpu.txt"
 
 bench() {  # name, then bench.run arguments
   local name=$1; shift

@@ -8,7 +8,8 @@
 - `psnr_outside` / `ssim_outside`: preservation outside the editable mask.
 - `region_l1`: mean absolute error inside a region (edited handle and target regions
   against the ground truth).
-The paper's region LPIPS family lives in `region_lpips.py` (it needs backbone weights).
+- `RegionLPIPS`: the paper's region LPIPS family (ue, th, hh) on LPIPS v0.1 (AlexNet),
+  for users with the weights on disk; nothing is downloaded.
 """
 import math
 
@@ -148,3 +149,103 @@ def region_l1(edited, ground_truth, region) -> float:
     if not m.any():
         raise ValueError("region is empty")
     return float(np.abs(a[m] - b[m]).mean())
+
+
+# --- the paper's region LPIPS (LPIPS v0.1, AlexNet backbone), from weights on disk ---
+
+_LPIPS_SHIFT = (-0.030, -0.088, -0.188)
+_LPIPS_SCALE = (0.458, 0.448, 0.450)
+_ALEX_SLICES = ((0, 2), (2, 5), (5, 8), (8, 10), (10, 12))  # relu1..relu5
+_ALEX_CHANNELS = (64, 192, 384, 256, 256)
+
+
+def _alexnet_features():
+    import torch.nn as nn
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, 1, 1), nn.ReLU(), nn.Conv2d(384, 256, 3, 1, 1), nn.ReLU(),
+        nn.Conv2d(256, 256, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(3, 2))
+
+
+class RegionLPIPS:
+    """LPIPS v0.1 (AlexNet) and the paper's region variants, offline.
+
+    backbone_path: torchvision's AlexNet state dict (keys `features.N.weight`), e.g. the
+    file torchvision caches as alexnet-owt-7be5be79.pth. linear_path: the LPIPS v0.1 linear
+    layers (`lin0.model.1.weight` .. `lin4.model.1.weight`), the lpips package's
+    weights/v0.1/alex.pth. Either missing raises ValueError saying which.
+
+    - ue: the LPIPS distance map between original and edited, averaged outside the
+      editable mask (lower: preserved).
+    - th: LPIPS between the original's crop around the handle region and the edited crop
+      at the same box moved by target - handle, both keeping only the region's pixels
+      (lower: the content arrived).
+    - hh: the distance map averaged inside the handle region (higher: the content left).
+    """
+
+    def __init__(self, backbone_path: str, linear_path: str):
+        import os
+        import torch
+        for name, path in (("backbone_path", backbone_path), ("linear_path", linear_path)):
+            if not path or not os.path.isfile(path):
+                raise ValueError(f"{name}: LPIPS weights not found at {path!r}; region LPIPS needs AlexNet and "
+                                 "LPIPS v0.1 linear weights on disk (nothing is downloaded)")
+        sd = torch.load(backbone_path, map_location="cpu", weights_only=True)
+        self.features = _alexnet_features().eval()
+        self.features.load_state_dict({k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")})
+        lin = torch.load(linear_path, map_location="cpu", weights_only=True)
+        self.linear = []
+        for i, c in enumerate(_ALEX_CHANNELS):
+            w = lin[f"lin{i}.model.1.weight"].float()
+            if w.shape != (1, c, 1, 1):
+                raise ValueError(f"linear_path: lin{i} has shape {tuple(w.shape)}, expected (1, {c}, 1, 1)")
+            self.linear.append(w)
+
+    def distance_map(self, a, b):
+        """(H, W) LPIPS distance map of two (H, W, 3) images in [0, 1]."""
+        import torch
+        import torch.nn.functional as F
+        x = torch.stack([torch.as_tensor(_image(a, "a")), torch.as_tensor(_image(b, "b"))]).float()
+        if x.shape[1] < 32 or x.shape[2] < 32:
+            raise ValueError(f"LPIPS needs at least 32x32 pixels, got {tuple(x.shape[1:3])}")
+        x = x.permute(0, 3, 1, 2) * 2 - 1
+        x = (x - torch.tensor(_LPIPS_SHIFT).view(1, 3, 1, 1)) / torch.tensor(_LPIPS_SCALE).view(1, 3, 1, 1)
+        out = torch.zeros(x.shape[-2:])
+        with torch.no_grad():
+            h = x
+            for (lo, hi), w in zip(_ALEX_SLICES, self.linear):
+                h = self.features[lo:hi](h)
+                n = h / (h.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+                d = F.conv2d((n[0:1] - n[1:2]) ** 2, w)
+                out += F.interpolate(d, size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+        return out.numpy().astype(np.float64)
+
+    def ue(self, original, edited, editable_mask) -> float:
+        keep = ~_mask(editable_mask, _image(original, "original").shape[:2], "editable_mask")
+        if not keep.any():
+            raise ValueError("editable_mask covers the whole image: nothing outside it to compare")
+        return float(self.distance_map(original, edited)[keep].mean())
+
+    def hh(self, original, edited, handle_region) -> float:
+        m = _mask(handle_region, _image(original, "original").shape[:2], "handle_region")
+        if not m.any():
+            raise ValueError("handle_region is empty")
+        return float(self.distance_map(original, edited)[m].mean())
+
+    def th(self, original, edited, handle_region, handle, target) -> float:
+        o, e = _image(original, "original"), _image(edited, "edited")
+        m = _mask(handle_region, o.shape[:2], "handle_region")
+        ys, xs = np.nonzero(m)
+        if len(xs) == 0:
+            raise ValueError("handle_region is empty")
+        dx, dy = int(round(target[0] - handle[0])), int(round(target[1] - handle[1]))
+        h, w = m.shape
+        size = max(32, ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
+        y0 = int(np.clip((ys.min() + ys.max()) // 2 - size // 2, 0, h - size))
+        x0 = int(np.clip((xs.min() + xs.max()) // 2 - size // 2, 0, w - size))
+        ty0, tx0 = int(np.clip(y0 + dy, 0, h - size)), int(np.clip(x0 + dx, 0, w - size))
+        keep = m[y0:y0 + size, x0:x0 + size, None]
+        a = o[y0:y0 + size, x0:x0 + size] * keep
+        b = e[ty0:ty0 + size, tx0:tx0 + size] * keep
+        return float(self.distance_map(a, b).mean())

@@ -106,3 +106,37 @@ def test_region_l1_by_hand():
     assert metrics.region_l1(a, b, region) == pytest.approx((0.3 + 0.6) / 6)
     with pytest.raises(ValueError, match="empty"):
         metrics.region_l1(a, b, np.zeros((2, 2), bool))
+
+
+def _lpips_weights(tmp_path):
+    """Random AlexNet and linear weights in the two on-disk layouts RegionLPIPS reads."""
+    g = torch.Generator().manual_seed(0)
+    features = metrics._alexnet_features()
+    backbone = {f"features.{k}": torch.randn(v.shape, generator=g) * 0.05 for k, v in features.state_dict().items()}
+    linear = {f"lin{i}.model.1.weight": torch.rand((1, c, 1, 1), generator=g)
+              for i, c in enumerate(metrics._ALEX_CHANNELS)}
+    torch.save(backbone, tmp_path / "alexnet.pth")
+    torch.save(linear, tmp_path / "alex.pth")
+    return str(tmp_path / "alexnet.pth"), str(tmp_path / "alex.pth")
+
+
+def test_region_lpips_needs_weights_on_disk(tmp_path):
+    with pytest.raises(ValueError, match="backbone_path: LPIPS weights not found"):
+        metrics.RegionLPIPS(str(tmp_path / "missing.pth"), str(tmp_path / "alex.pth"))
+
+
+def test_region_lpips_regions(tmp_path):
+    lp = metrics.RegionLPIPS(*_lpips_weights(tmp_path))
+    rng = np.random.default_rng(1)
+    orig = rng.uniform(0, 1, (64, 64, 3))
+    region = np.zeros((64, 64), bool)
+    region[10:26, 10:26] = True
+    edited = orig.copy()
+    edited[30:46, 34:50] = orig[10:26, 10:26]     # the region's content, moved by (+24, +20)
+    edited[10:26, 10:26] = 0.5                     # and gone from the handle
+    editable = np.zeros((64, 64), bool)
+    editable[4:52, 4:56] = True
+    assert lp.ue(orig, orig, editable) == 0.0
+    assert lp.th(orig, edited, region, (12, 12), (36, 32)) == pytest.approx(0.0, abs=1e-9)
+    assert lp.th(orig, edited, region, (12, 12), (12, 12)) > 0.0
+    assert lp.hh(orig, edited, region) > lp.hh(orig, orig, region) == 0.0

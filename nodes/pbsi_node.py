@@ -43,9 +43,10 @@ class DragNeXtPBSI(io.ComfyNode):
                 io.Combo.Input("feature_layers", options=list(FEATURE_LAYERS), default="last_up_block",
                                tooltip="last_up_block: the reference's last decoder block; all_stages: the paper's "
                                        "concatenated outputs of every decoder stage."),
-                io.Combo.Input("progress_schedule", options=list(PROGRESS_SCHEDULES[:2]), default="paper",
+                io.Combo.Input("progress_schedule", options=list(PROGRESS_SCHEDULES), default="paper",
                                tooltip="paper: intermediate states ramp over all PBSI timesteps; reference: over the "
-                                       "first 3, with whole-cell offsets and 2-degree angles."),
+                                       "first 3, with whole-cell offsets and 2-degree angles; final: no intermediate states "
+                                       "(the paper's ablation)."),
             ],
             outputs=[DragEditSocket.Output(display_name="edit")],
         )

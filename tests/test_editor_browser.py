@@ -147,7 +147,8 @@ def test_workflows_exist():
 
 @pytest.fixture(scope="module")
 def workflow_runs(comfy_server, tmp_path_factory):
-    """Load and queue every workflow in one browser session; then wait for each run."""
+    """Load and queue every workflow in one browser session, as written (the reference's
+    default settings); then wait for each run."""
     paths = []
     for src in WORKFLOWS:
         workflow = json.loads(src.read_text())
@@ -156,7 +157,7 @@ def workflow_runs(comfy_server, tmp_path_factory):
         path = tmp_path_factory.mktemp("wf") / src.name
         path.write_text(json.dumps(workflow))
         paths.append(path)
-    results = _drive("run_workflows.mjs", comfy_server.url, "--quick", json.dumps(QUICK), *paths,
+    results = _drive("run_workflows.mjs", comfy_server.url, *paths,
                      timeout=120 + 60 * len(paths))
     return {Path(r["file"]).name: r for r in results}
 

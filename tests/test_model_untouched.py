@@ -144,17 +144,22 @@ def test_model_untouched_after_pbsi_alone_then_reload(tiny_model, tiny_cond):
     snap.check_reloaded(tiny_model)
 
 
+def expect_interrupted_pbsi(model, inversion, cond, iterations, feature_layers):
+    """PBSI must stop with the host's interrupt exception; the interrupt flag is reset after."""
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            with torch.inference_mode():
+                DragNeXtPBSI.execute(model, inversion, drag_spec(), cond, 2, iterations, 0.05, 0.2,
+                                     feature_layers, "paper")
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+
+
 def test_model_untouched_after_an_interrupted_pbsi(tiny_model, tiny_cond):
     snap = Snapshot(tiny_model, tiny_cond)
     inversion = invert(tiny_model, tiny_cond)
     comfy.model_management.interrupt_current_processing(True)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            with torch.inference_mode():
-                DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 2, 2, 0.05, 0.2,
-                                     "all_stages", "paper")
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    expect_interrupted_pbsi(tiny_model, inversion, tiny_cond, 2, "all_stages")
     snap.check_patcher(tiny_model)
     snap.check_reloaded(tiny_model)
 
@@ -174,13 +179,7 @@ def test_model_untouched_after_a_failure_mid_optimisation(tiny_model, tiny_cond,
         original(self)
 
     monkeypatch.setattr(host_unet.PassMeter, "before_pass", before_pass)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            with torch.inference_mode():
-                DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 2, 3, 0.05, 0.2,
-                                     "last_up_block", "paper")
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    expect_interrupted_pbsi(tiny_model, inversion, tiny_cond, 3, "last_up_block")
     assert calls["n"] == 4
     snap.check_patcher(tiny_model)
     snap.check_reloaded(tiny_model)

@@ -1,9 +1,11 @@
 """The project's toy diffusion prior: a small UNet of the host's SD1.5 family
 (comfy.supported_models.SD15, BaseModel, EPS, SD1 discrete schedule) working on
-8x8 pixel patches, so "encoding" is exact (a pixel unshuffle) and every reconstruction
-error comes from the prior, never from an autoencoder.
+8x8 pixel patches projected onto a fixed PCA basis (16 components, whitened), computed
+from training scenes: encoding is a projection, decoding its reconstruction, near-exact on
+these smooth scenes, and no wider than the UNet (a 192-channel latent through 64 model
+channels left most of the noise unpredictable).
 
-The latent of an (H, W) image is (3*64, H/8, W/8): the host's usual 8x downscale, so
+The latent of an (H, W) image is (16, H/8, W/8): the host's usual 8x downscale, so
 nodes that map image pixels to latent cells by 8 work unchanged.
 """
 import json
@@ -18,13 +20,15 @@ import comfy.sd
 import comfy.supported_models
 
 PATCH = 8
-LATENT_CHANNELS = 3 * PATCH * PATCH
+PATCH_DIM = 3 * PATCH * PATCH
+LATENT_CHANNELS = 16
+BASIS_KEYS = ("toy_prior.basis", "toy_prior.mean", "toy_prior.std")  # (16, 192), (192,), (16,)
 DEFAULT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "toy_prior")
 CONTEXT_KEY = "toy_prior.context"
 
 
 class PatchLatent(comfy.latent_formats.LatentFormat):
-    """Pixels in [-1, 1] unshuffled to 192 channels, scaled to about unit variance."""
+    """Whitened PCA coefficients of 8x8 patches of [-1, 1] pixels (unit variance)."""
     latent_channels = LATENT_CHANNELS
 
     def __init__(self, scale_factor: float = 2.0):
@@ -82,28 +86,53 @@ def init_weights(net: torch.nn.Module, seed: int):
                     p.copy_(torch.randn(p.shape, generator=g) * (1.0 / p[0].numel()) ** 0.5)
 
 
-class PatchAutoencoder(torch.nn.Module):
-    """Exact 'autoencoder': pixel unshuffle by 8 and its inverse ([-1, 1] values)."""
+def fit_basis(images: torch.Tensor, k: int = LATENT_CHANNELS) -> dict:
+    """PCA of the 8x8 patches of (B, 3, H, W) images in [-1, 1]: top-k basis, mean, std."""
+    u = torch.nn.functional.pixel_unshuffle(images.to(torch.float64), PATCH).movedim(1, -1).reshape(-1, PATCH_DIM)
+    mean = u.mean(0)
+    evals, evecs = torch.linalg.eigh(torch.cov((u - mean).T))
+    order = torch.argsort(evals, descending=True)[:k]
+    basis = evecs[:, order].T.contiguous()
+    basis = basis * torch.sign(basis.sum(1, keepdim=True) + 1e-12)  # a fixed sign per component
+    return {BASIS_KEYS[0]: basis.float(), BASIS_KEYS[1]: mean.float(), BASIS_KEYS[2]: evals[order].clamp_min(1e-8).sqrt().float()}
 
-    def __init__(self):
+
+def encode_patches(pixels: torch.Tensor, basis: dict) -> torch.Tensor:
+    """(B, 3, H, W) in [-1, 1] -> (B, 16, H/8, W/8) whitened PCA coefficients."""
+    b, m, s = (basis[k].to(pixels) for k in BASIS_KEYS)
+    u = torch.nn.functional.pixel_unshuffle(pixels, PATCH) - m.view(1, -1, 1, 1)
+    return torch.einsum("bchw,kc->bkhw", u, b) / s.view(1, -1, 1, 1)
+
+
+def decode_patches(samples: torch.Tensor, basis: dict) -> torch.Tensor:
+    b, m, s = (basis[k].to(samples) for k in BASIS_KEYS)
+    u = torch.einsum("bkhw,kc->bchw", samples * s.view(1, -1, 1, 1), b) + m.view(1, -1, 1, 1)
+    return torch.nn.functional.pixel_shuffle(u, PATCH)
+
+
+class PatchAutoencoder(torch.nn.Module):
+    """The PCA patch 'autoencoder' ([-1, 1] pixels), a fixed linear map and its inverse."""
+
+    def __init__(self, basis: dict):
         super().__init__()
         # A parameter so the host's VAE patcher has something to place on a device.
         self.toy_patch_vae = torch.nn.Parameter(torch.tensor(1.0))
+        self.basis = {k: v.to(torch.float32) for k, v in basis.items()}
 
     def encode(self, pixels: torch.Tensor, *_args, **_kwargs) -> torch.Tensor:
-        return torch.nn.functional.pixel_unshuffle(pixels, PATCH)
+        return encode_patches(pixels, self.basis)
 
     def decode(self, samples: torch.Tensor, *_args, **_kwargs) -> torch.Tensor:
-        return torch.nn.functional.pixel_shuffle(samples, PATCH)
+        return decode_patches(samples, self.basis)
 
 
 class PatchVAE(comfy.sd.VAE):
     """The host VAE class around PatchAutoencoder, so VAEEncode/VAEDecode work on it.
     Built on the host's own pixel-space VAE path, then given the 8x patch geometry."""
 
-    def __init__(self):
+    def __init__(self, basis: dict):
         super().__init__(sd={"pixel_space_vae": torch.tensor(1.0)}, dtype=torch.float32)
-        self.first_stage_model = PatchAutoencoder().eval()
+        self.first_stage_model = PatchAutoencoder(basis).eval()
         self.patcher = comfy.model_patcher.ModelPatcher(
             self.first_stage_model, load_device=self.device, offload_device=comfy.model_management.vae_offload_device())
         self.downscale_ratio = self.upscale_ratio = PATCH
@@ -111,17 +140,17 @@ class PatchVAE(comfy.sd.VAE):
         self.size = None
 
 
-def image_to_latent(images: torch.Tensor) -> torch.Tensor:
-    """IMAGE (B, H, W, 3) in [0, 1] -> LATENT samples (B, 192, H/8, W/8), as PatchVAE.encode."""
+def image_to_latent(images: torch.Tensor, basis: dict) -> torch.Tensor:
+    """IMAGE (B, H, W, 3) in [0, 1] -> LATENT samples (B, 16, H/8, W/8), as PatchVAE.encode."""
     if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] % PATCH or images.shape[2] % PATCH:
         raise ValueError(f"expected (B, H, W, 3) with H, W multiples of {PATCH}, got {tuple(images.shape)}")
-    return torch.nn.functional.pixel_unshuffle(images.movedim(-1, 1) * 2 - 1, PATCH)
+    return encode_patches(images.movedim(-1, 1) * 2 - 1, basis)
 
 
-def latent_to_image(samples: torch.Tensor) -> torch.Tensor:
+def latent_to_image(samples: torch.Tensor, basis: dict) -> torch.Tensor:
     if samples.ndim != 4 or samples.shape[1] != LATENT_CHANNELS:
         raise ValueError(f"expected (B, {LATENT_CHANNELS}, h, w), got {tuple(samples.shape)}")
-    return ((torch.nn.functional.pixel_shuffle(samples, PATCH) + 1) / 2).clamp(0, 1).movedim(1, -1)
+    return ((decode_patches(samples, basis) + 1) / 2).clamp(0, 1).movedim(1, -1)
 
 
 def load_config(directory: str = DEFAULT_DIR) -> dict:
@@ -138,9 +167,10 @@ def load_prior(directory: str = DEFAULT_DIR):
         raise ValueError(f"toy prior weights not found: {path}")
     sd = safetensors.torch.load_file(path)
     context = sd.pop(CONTEXT_KEY).to(torch.float32)
+    basis = {k: sd.pop(k).to(torch.float32) for k in BASIS_KEYS}
     model = build_base_model(config)
     missing, unexpected = model.diffusion_model.load_state_dict(
         {k: v.to(torch.float32) for k, v in sd.items()}, strict=True), None
     patcher = comfy.model_patcher.ModelPatcher(
         model, load_device=comfy.model_management.get_torch_device(), offload_device=torch.device("cpu"))
-    return patcher, PatchVAE(), [[context, {}]]
+    return patcher, PatchVAE(basis), [[context, {}]]

@@ -4,7 +4,7 @@ proof.scenes, reproducible from the seed and config in models/toy_prior/config.j
     PYTHONPATH=.comfyui:. nice -n 10 .venv/bin/python -m proof.train_prior [--out DIR] [--steps N]
 
 Writes DIR/toy_prior.safetensors (EMA weights in fp16 plus the fixed context) and
-DIR/train_log.json. One thread: the whole run fits in about 45 minutes on a 2-core CPU.
+DIR/train_log.json (the PCA patch basis is fitted first, from the same scenes).
 """
 import argparse
 import json
@@ -70,6 +70,10 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     print(f"generated {len(data)} images in {time.time() - t0:.0f}s; pixel std {data.float().div(127.5).std():.3f}",
           flush=True)
 
+    basis = prior.fit_basis(data[: tc.get("basis_images", 1024)].permute(0, 3, 1, 2).double() / 127.5 - 1)
+    rec = prior.decode_patches(prior.encode_patches(data[:64].permute(0, 3, 1, 2).float() / 127.5 - 1, basis), basis)
+    rec_err = float((rec - (data[:64].permute(0, 3, 1, 2).float() / 127.5 - 1)).abs().mean() / 2)
+    print(f"PCA basis: mean abs reconstruction error {rec_err:.4f} (of [0, 1])", flush=True)
     model = prior.build_base_model(config, init_seed=tc["seed"])
     net = model.diffusion_model
     net.train()
@@ -84,7 +88,7 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         idx = torch.randint(0, len(data), (tc["batch"],), generator=gen)
         imgs = data[idx].permute(0, 3, 1, 2).float() / 127.5 - 1
         imgs = dihedral(imgs, int(torch.randint(0, 8, (1,), generator=gen)))
-        x0 = torch.nn.functional.pixel_unshuffle(imgs, prior.PATCH) * scale
+        x0 = prior.encode_patches(imgs, basis) * scale
         t = torch.randint(0, len(alphas), (tc["batch"],), generator=gen)
         eps = torch.randn(x0.shape, generator=gen)
         a = alphas[t].view(-1, 1, 1, 1)
@@ -111,8 +115,9 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     os.makedirs(out_dir, exist_ok=True)
     weights = {k: v.to(torch.float16).contiguous() for k, v in ema.items()}
     weights[prior.CONTEXT_KEY] = context.to(torch.float16)
+    weights.update({k: v.contiguous() for k, v in basis.items()})  # float32: the VAE's exactness depends on it
     safetensors.torch.save_file(weights, os.path.join(out_dir, config["weights"]))
-    summary = {"train": tc, "seconds": round(time.time() - t0, 1), "log": log}
+    summary = {"train": tc, "basis_reconstruction_l1": rec_err, "seconds": round(time.time() - t0, 1), "log": log}
     with open(os.path.join(out_dir, "train_log.json"), "w") as f:
         json.dump(summary, f, indent=1)
     return summary

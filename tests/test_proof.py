@@ -1,5 +1,5 @@
 """The evidence harness: the committed prior loads through its node as host objects, the
-patch VAE is exact, training is reproducible from its seed, the copy-paste baseline maps
+patch VAE is near-exact, training is reproducible from its seed, the copy-paste baseline maps
 cells correctly, and a quick evaluation through the DragNeXt nodes beats no edit on IoU."""
 import json
 import os
@@ -36,13 +36,15 @@ def test_committed_prior_is_small_and_loads_as_host_objects(loaded):
     assert cond[0][0].shape == (1, 77, prior.load_config()["unet"]["context_dim"])
 
 
-def test_patch_vae_is_exact_and_8x(loaded):
+def test_patch_vae_is_near_exact_on_scenes_and_8x(loaded):
     _, vae, _ = loaded
-    img = torch.rand(1, 64, 96, 3)
+    img = torch.from_numpy(make_scene(5, "rotate").image).float()[None, :64, :96]
     latent = vae.encode(img)
     assert latent.shape == (1, prior.LATENT_CHANNELS, 8, 12)
-    assert torch.allclose(vae.decode(latent), img, atol=1e-6)
-    assert torch.equal(prior.image_to_latent(img), latent)
+    assert (vae.decode(latent) - img).abs().mean() < 0.02  # PCA of patches, fitted on other seeds
+    basis = vae.first_stage_model.basis
+    assert torch.allclose(prior.image_to_latent(img, basis), latent, atol=1e-5)
+    assert torch.allclose(prior.latent_to_image(latent, basis), vae.decode(latent).clamp(0, 1), atol=1e-5)
 
 
 def test_loader_rejects_a_folder_without_a_prior(tmp_path):

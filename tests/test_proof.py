@@ -1,6 +1,7 @@
 """The evidence harness: the committed prior loads through its node as host objects, the
 patch VAE is near-exact, training is reproducible from its seed, the copy-paste baseline maps
-cells correctly, and a quick evaluation through the DragNeXt nodes beats no edit on IoU."""
+cells correctly, and a quick evaluation runs through the DragNeXt nodes (with copy-paste
+moving the object, so the harness can see a move)."""
 import json
 import os
 

@@ -17,4 +17,4 @@ test: env browser
 	$(PY) -m pytest tests
 
 demo: env
-	$(PY) -m harness.demo $(if $(CKPT),--ckpt "$(CKPT)")
+	$(PY) -m harness.demo $(if $(CKPT),--ckpt "$(CKPT)") $(if $(SEED),--seed $(SEED)) $(if $(OP),--op $(OP))

@@ -39,7 +39,7 @@ def run_edit(model, cond, size: int, preset, device, feature_layers="last_up_blo
         memory.reset_peak(device)
         started = timer.now()
         with torch.inference_mode():
-            (outputs[name],) = call().args
+            outputs[name] = call().args[0]
         wall = timer.now() - started
         totals = timer.totals(meter_name) if meter_name else {}
         counted = getattr(outputs[name], "passes", None)

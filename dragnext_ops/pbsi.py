@@ -42,6 +42,7 @@ class PBSIResult:
     edited: torch.Tensor              # edited latent at level alpha(prev(T'))
     original: torch.Tensor            # the original trajectory's latent at the same level
     losses: list = field(default_factory=list)   # (feature, mask) per iteration
+    states: torch.Tensor | None = None           # predicted clean latent after each timestep (N, C, h, w)
 
 
 def state_plan(ops, grid, config: PBSIConfig, device) -> list:
@@ -104,7 +105,7 @@ def run_pbsi(denoiser, z_T, schedule: Schedule, spec, config: PBSIConfig) -> PBS
     plan = iter(state_plan(ops, grid, config, z_T.device))
     use_mask = keep is not None and config.mask_weight > 0
     z = z_T.detach()
-    losses = []
+    losses, previews = [], []
     for i, t in enumerate(steps):
         a_t, a_prev = schedule.alpha(t), schedule.alpha(schedule.prev(t))
         z = z.detach().clone().requires_grad_(True)
@@ -131,6 +132,7 @@ def run_pbsi(denoiser, z_T, schedule: Schedule, spec, config: PBSIConfig) -> PBS
             losses.append(torch.stack([feature_loss.detach(), mask_loss.detach()]))
         with torch.no_grad():
             eps, _ = denoiser(z, t)
+            previews.append(ddim_step(z, eps, a_t, 1.0))  # the clean image this timestep aims at, from the same pass
             z = ddim_step(z, eps, a_t, a_prev)
     history = torch.stack(losses).cpu().tolist() if losses else []  # one copy, after the loop
-    return PBSIResult(edited=z.detach(), original=originals[-1], losses=history)
+    return PBSIResult(edited=z.detach(), original=originals[-1], losses=history, states=torch.cat(previews))

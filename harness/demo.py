@@ -1,9 +1,11 @@
 """`make demo`: one drag edit through a real ComfyUI server, from a fresh clone.
 
-    make demo                          # a generated random-weight SD1.5-layout checkpoint
+    make demo                                   # the project's toy prior, a synthetic scene
     make demo CKPT=/path/to/model.safetensors   # your own SD1.x checkpoint
 
-Writes before.png and after.png (and the graph it ran) to out/demo/.
+Writes to out/demo/: before.png, after.png, states.png (PBSI's intermediate states, left to
+right: the image predicted after each PBSI timestep) and graph.json; with the toy prior also
+ground_truth.png (the scene rendered with the object really moved).
 """
 import argparse
 import io
@@ -16,50 +18,62 @@ import comfy.cli_args
 
 comfy.cli_args.args.cpu = True
 
+import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from .checkpoint import write_sd15_checkpoint  # noqa: E402
 from .client import ComfyClient  # noqa: E402
 from .example_scene import TRANSLATE, example_scene  # noqa: E402
-from .graphs import drag_graph  # noqa: E402
+from .graphs import drag_graph, toy_drag_graph  # noqa: E402
 from .server import REPO, ComfyServer  # noqa: E402
 
-GENERATED = REPO / ".cache" / "generated_sd15.safetensors"
+
+def toy_job(seed: int, op_type: str):
+    """(before, ground truth, spec, graph builder) for a scene of the toy prior's kind, edited
+    with the two PBSI inputs set for this small prior (proof/README.md), the rest at defaults."""
+    from proof.methods import TUNED
+    from proof.scenes import make_scene
+    scene = make_scene(seed, op_type)
+    to_pil = lambda a: Image.fromarray((np.clip(a, 0, 1) * 255).round().astype(np.uint8))  # noqa: E731
+    build = lambda image, spec: toy_drag_graph(image, spec, **TUNED)  # noqa: E731
+    return to_pil(scene.image), to_pil(scene.edited), scene.spec(), build
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckpt", help="an SD1.x checkpoint (.safetensors); default: a generated one")
-    parser.add_argument("--image", help="a picture to edit (default: the example scene)")
-    parser.add_argument("--spec", help="a drag spec JSON file (default: move the example's red disc right)")
-    parser.add_argument("--prompt", default="a red disc and a blue bar")
+    parser.add_argument("--ckpt", help="an SD1.x checkpoint (.safetensors); default: the toy prior")
+    parser.add_argument("--image", help="with --ckpt: a picture to edit (default: the example scene)")
+    parser.add_argument("--spec", help="with --ckpt: a drag spec JSON file (default: move the example's red disc right)")
+    parser.add_argument("--prompt", default="a red disc and a blue bar", help="with --ckpt: the prompt")
+    parser.add_argument("--seed", type=int, default=0, help="toy prior: the scene's seed")
+    parser.add_argument("--op", default="translate", choices=("translate", "rotate", "deform"),
+                        help="toy prior: the scene's operation")
     parser.add_argument("--out", default=str(REPO / "out" / "demo"))
     args = parser.parse_args()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    truth, checkpoint = None, None
     if args.ckpt:
         checkpoint = Path(args.ckpt).resolve()
         if not checkpoint.is_file():
             parser.error(f"--ckpt: no such file {checkpoint}")
+        before = Image.open(args.image).convert("RGB") if args.image else example_scene()
+        spec = json.loads(Path(args.spec).read_text()) if args.spec else TRANSLATE
+        build = lambda image, spec: drag_graph(checkpoint.name, image, spec, prompt=args.prompt)  # noqa: E731
     else:
-        checkpoint = GENERATED
-        if not checkpoint.exists():
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            write_sd15_checkpoint(checkpoint)
-        print("No CKPT given: using a generated random-weight checkpoint in the SD1.5 layout.\n"
-              "Its picture is meaningless; it only proves the pipeline. Pass CKPT=/path/to/sd15.safetensors "
-              "for a real edit.")
-    before = Image.open(args.image).convert("RGB") if args.image else example_scene()
-    spec = json.loads(Path(args.spec).read_text()) if args.spec else TRANSLATE
+        if args.image or args.spec:
+            parser.error("--image and --spec need --ckpt: the toy prior only knows its own synthetic scenes")
+        before, truth, spec, build = toy_job(args.seed, args.op)
+        print(f"No CKPT given: the project's toy prior (models/toy_prior) on synthetic scene {args.seed} ({args.op}); "
+              "PBSI with all-stage features and lr 0.2, which this small prior needs.")
 
     with ComfyServer() as server:
-        (server.checkpoints_dir / checkpoint.name).symlink_to(checkpoint)
+        if checkpoint:
+            (server.checkpoints_dir / checkpoint.name).symlink_to(checkpoint)
         client = ComfyClient(server.url)
         buf = io.BytesIO()
         before.save(buf, "PNG")
-        image = client.upload_image("dragnext_demo.png", buf.getvalue())
-        graph = drag_graph(checkpoint.name, image, spec, prompt=args.prompt)
+        graph = build(client.upload_image("dragnext_demo.png", buf.getvalue()), spec)
         started = time.time()
         result = client.run(graph, timeout=3600, on_message=_print_progress)
         print()
@@ -67,12 +81,23 @@ def main():
             errors = [m["data"] for m in result["messages"] if m["type"] == "execution_error"]
             raise SystemExit(f"the edit failed: {errors[0]['exception_message'] if errors else result['status']}\n"
                              f"server log: {server.log_path}")
-        after = client.output_images(result, "10")[0]
         before.save(out / "before.png")
-        (out / "after.png").write_bytes(after)
+        (out / "after.png").write_bytes(client.output_images(result, "10")[0])
+        states = [Image.open(io.BytesIO(png)) for png in client.output_images(result, "12")]
+        _side_by_side(states).save(out / "states.png")
+        if truth is not None:
+            truth.save(out / "ground_truth.png")
         (out / "graph.json").write_text(json.dumps(graph, indent=1))
         shutil.copy(server.log_path, out / "server.log")
-    print(f"edit took {time.time() - started:.1f}s; wrote {out / 'before.png'} and {out / 'after.png'}")
+    print(f"edit took {time.time() - started:.1f}s; wrote {', '.join(sorted(p.name for p in out.glob('*.png')))} to {out}")
+
+
+def _side_by_side(images):
+    w, h = images[0].size
+    sheet = Image.new("RGB", (w * len(images), h))
+    for i, im in enumerate(images):
+        sheet.paste(im.convert("RGB"), (i * w, 0))
+    return sheet
 
 
 def _print_progress(msg):

@@ -1,30 +1,48 @@
-"""API-format graphs of a drag edit built from stock nodes and the four DragNeXt nodes."""
+"""API-format graphs of a drag edit: stock nodes and the four DragNeXt nodes, on an SD1.x
+checkpoint (`drag_graph`) or on the project's toy prior (`toy_drag_graph`)."""
 import json
 
 FAST = {"steps": 10, "inversion_strength": 0.7, "pbsi_timesteps": 2, "iterations": 2}
 
 
-def drag_graph(checkpoint: str, image: str, spec, prompt="a photo", steps=50, inversion_strength=0.75,
-               pbsi_timesteps=5, iterations=10, lr=0.02, mask_weight=0.2, feature_layers="last_up_block",
-               progress_schedule="paper", mutual_attention=True, mutual_attention_from_layer=3,
-               prefix="dragnext") -> dict:
+def _edit_nodes(model, vae, cond, image: str, spec, prefix: str, steps=50, inversion_strength=0.75,
+                pbsi_timesteps=5, iterations=10, lr=0.02, mask_weight=0.2, feature_layers="last_up_block",
+                progress_schedule="paper", mutual_attention=True, mutual_attention_from_layer=3) -> dict:
+    """Nodes 3-12: load, encode, invert, spec, PBSI, denoise, decode, save (10), and PBSI's
+    intermediate states decoded and saved (12); node defaults unless overridden."""
     spec_text = spec if isinstance(spec, str) else json.dumps(spec)
     return {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
-        "2": {"class_type": "CLIPTextEncode", "inputs": {"text": prompt, "clip": ["1", 1]}},
         "3": {"class_type": "LoadImage", "inputs": {"image": image}},
-        "4": {"class_type": "VAEEncode", "inputs": {"pixels": ["3", 0], "vae": ["1", 2]}},
+        "4": {"class_type": "VAEEncode", "inputs": {"pixels": ["3", 0], "vae": vae}},
         "5": {"class_type": "DragNeXtInversion", "inputs": {
-            "model": ["1", 0], "latent": ["4", 0], "conditioning": ["2", 0],
+            "model": model, "latent": ["4", 0], "conditioning": cond,
             "steps": steps, "inversion_strength": inversion_strength}},
         "6": {"class_type": "DragNeXtSpec", "inputs": {"image": ["3", 0], "spec": spec_text}},
         "7": {"class_type": "DragNeXtPBSI", "inputs": {
-            "model": ["1", 0], "inversion": ["5", 0], "drag": ["6", 0], "conditioning": ["2", 0],
+            "model": model, "inversion": ["5", 0], "drag": ["6", 0], "conditioning": cond,
             "pbsi_timesteps": pbsi_timesteps, "iterations": iterations, "lr": lr, "mask_weight": mask_weight,
             "feature_layers": feature_layers, "progress_schedule": progress_schedule}},
         "8": {"class_type": "DragNeXtDenoise", "inputs": {
-            "model": ["1", 0], "edit": ["7", 0], "conditioning": ["2", 0],
+            "model": model, "edit": ["7", 0], "conditioning": cond,
             "mutual_attention": mutual_attention, "mutual_attention_from_layer": mutual_attention_from_layer}},
-        "9": {"class_type": "VAEDecode", "inputs": {"samples": ["8", 0], "vae": ["1", 2]}},
+        "9": {"class_type": "VAEDecode", "inputs": {"samples": ["8", 0], "vae": vae}},
         "10": {"class_type": "SaveImage", "inputs": {"images": ["9", 0], "filename_prefix": prefix}},
+        "11": {"class_type": "VAEDecode", "inputs": {"samples": ["7", 1], "vae": vae}},
+        "12": {"class_type": "SaveImage", "inputs": {"images": ["11", 0], "filename_prefix": f"{prefix}_states"}},
     }
+
+
+def drag_graph(checkpoint: str, image: str, spec, prompt="a photo", prefix="dragnext", **settings) -> dict:
+    graph = {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"text": prompt, "clip": ["1", 1]}},
+    }
+    graph.update(_edit_nodes(["1", 0], ["1", 2], ["2", 0], image, spec, prefix, **settings))
+    return graph
+
+
+def toy_drag_graph(image: str, spec, prefix="dragnext_toy", **settings) -> dict:
+    """On the committed toy prior (it has no prompts)."""
+    graph = {"1": {"class_type": "DragNeXtToyPriorLoader", "inputs": {"directory": ""}}}
+    graph.update(_edit_nodes(["1", 0], ["1", 1], ["1", 2], image, spec, prefix, **settings))
+    return graph

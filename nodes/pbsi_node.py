@@ -48,7 +48,10 @@ class DragNeXtPBSI(io.ComfyNode):
                                        "first 3, with whole-cell offsets and 2-degree angles; final: no intermediate states "
                                        "(the paper's ablation)."),
             ],
-            outputs=[DragEditSocket.Output(display_name="edit")],
+            outputs=[DragEditSocket.Output(display_name="edit"),
+                     io.Latent.Output(display_name="states",
+                                      tooltip="The intermediate states: the clean image predicted after each PBSI "
+                                              "timestep, one per batch item (VAE Decode to watch the drag progress).")],
         )
 
     @classmethod
@@ -73,4 +76,5 @@ class DragNeXtPBSI(io.ComfyNode):
         run_stage(patched, conditioning, torch.zeros_like(z_T, device="cpu"),
                   inversion.schedule.timesteps[:n], loop, grad=True)
         r = out["result"]
-        return io.NodeOutput(DragEdit(inversion, n, r.edited, r.original, r.losses, out["passes"]))
+        states = {"samples": model.model.process_latent_out(r.states.float().cpu())}
+        return io.NodeOutput(DragEdit(inversion, n, r.edited, r.original, r.losses, out["passes"]), states)

@@ -23,11 +23,12 @@ SOCKETS = {
     "DragNeXtSpec": ([("image", "IMAGE"), ("region_masks", "MASK"), ("editable_mask", "MASK")],
                      [("drag", "DRAGNEXT_DRAG_SPEC")]),
     "DragNeXtPBSI": ([("model", "MODEL"), ("inversion", "DRAGNEXT_INVERSION"), ("drag", "DRAGNEXT_DRAG_SPEC"),
-                      ("conditioning", "CONDITIONING")], [("edit", "DRAGNEXT_EDIT")]),
+                      ("conditioning", "CONDITIONING")], [("edit", "DRAGNEXT_EDIT"), ("states", "LATENT")]),
     "DragNeXtDenoise": ([("model", "MODEL"), ("edit", "DRAGNEXT_EDIT"), ("conditioning", "CONDITIONING")],
                         [("latent", "LATENT")]),
     "VAEDecode": ([("samples", "LATENT"), ("vae", "VAE")], [("IMAGE", "IMAGE")]),
     "SaveImage": ([("images", "IMAGE")], []),
+    "PreviewImage": ([("images", "IMAGE")], []),
 }
 
 
@@ -69,6 +70,8 @@ def drag_workflow(spec: dict, prompt: str) -> dict:
         (8, "DragNeXtDenoise", (1160, 60), (320, 130), [True, 3]),
         (9, "VAEDecode", (1160, 260), (210, 46), []),
         (10, "SaveImage", (1160, 360), (400, 420), ["dragnext"]),
+        (11, "VAEDecode", (800, 560), (210, 46), []),
+        (12, "PreviewImage", (800, 650), (320, 260), []),
     ]
     edges = [
         (1, 1, 2, "clip"), (3, 0, 4, "pixels"), (1, 2, 4, "vae"),
@@ -77,6 +80,7 @@ def drag_workflow(spec: dict, prompt: str) -> dict:
         (1, 0, 7, "model"), (5, 0, 7, "inversion"), (6, 0, 7, "drag"), (2, 0, 7, "conditioning"),
         (1, 0, 8, "model"), (7, 0, 8, "edit"), (2, 0, 8, "conditioning"),
         (8, 0, 9, "samples"), (1, 2, 9, "vae"), (9, 0, 10, "images"),
+        (7, 1, 11, "samples"), (1, 2, 11, "vae"), (11, 0, 12, "images"),  # the drag's intermediate states
     ]
     return ui_workflow(nodes, edges)
 

@@ -122,8 +122,8 @@ def test_model_untouched_after_the_whole_edit(tiny_model, tiny_cond, layers):
     inversion = invert(tiny_model, tiny_cond)
     snap.check_patcher(tiny_model)
     with torch.inference_mode():
-        (edit,) = DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 2, 2, 0.05, 0.2,
-                                       layers, "paper").args
+        edit, _ = DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 2, 2, 0.05, 0.2,
+                                     layers, "paper").args
     snap.check_patcher(tiny_model)
     assert (edit.edited - edit.original).abs().max() > 0   # the edit happened
     with torch.inference_mode():

@@ -36,11 +36,15 @@ def translate_spec(handle=(20.0, 32.0), target=(40.0, 32.0), editable=None):
     return DragSpec(SIZE, SIZE, [DragOperation("translate", handle, target, None, box(24, 40, 12, 28))], editable)
 
 
-def pbsi_node(model, inv, spec, cond, n=2, k=4, lr=0.05, mask_weight=0.2, layers="last_up_block",
-              schedule="paper"):
+def pbsi_outputs(model, inv, spec, cond, n=2, k=4, lr=0.05, mask_weight=0.2, layers="last_up_block",
+                 schedule="paper"):
+    """The node's (edit, states)."""
     with torch.inference_mode():   # as the host runs nodes
-        (edit,) = DragNeXtPBSI.execute(model, inv, spec, cond, n, k, lr, mask_weight, layers, schedule).args
-    return edit
+        return DragNeXtPBSI.execute(model, inv, spec, cond, n, k, lr, mask_weight, layers, schedule).args
+
+
+def pbsi_node(*args, **kwargs):
+    return pbsi_outputs(*args, **kwargs)[0]
 
 
 def pbsi_mirror(model, inv, spec, cond, config, layers="last_up_block"):
@@ -200,12 +204,19 @@ def test_with_model_and_conditioning_made_in_inference_mode(tiny_cond):
 
 def test_pbsi_over_every_inverted_step_then_denoise_returns_the_edited_latent(tiny_model, tiny_cond, inversion):
     from dragnext.nodes.denoise_node import DragNeXtDenoise
-    edit = pbsi_node(tiny_model, inversion, translate_spec(), tiny_cond, n=5, k=1)
+    edit, states = pbsi_outputs(tiny_model, inversion, translate_spec(), tiny_cond, n=5, k=1)
     assert edit.remaining_timesteps == ()
     assert edit.passes == {"forward": 10, "forward_backward": 5}
     with torch.inference_mode():
         (out,) = DragNeXtDenoise.execute(tiny_model, edit, tiny_cond, True, 3).args
     torch.testing.assert_close(out["samples"] * 0.18215, edit.edited.float().cpu(), rtol=1e-6, atol=1e-6)
+    # the intermediate states, one per timestep in order, in the host's latent space: the
+    # last one is the image the final step lands on (up to that step's residual noise,
+    # sqrt(1 - alphas_cumprod[0]) = 0.03 of eps)
+    samples = states["samples"]
+    assert samples.shape == (5, 4, 8, 8)
+    gap = [(samples[i] - out["samples"][0]).abs().mean().item() for i in range(5)]
+    assert gap[-1] < 0.1 * gap[0] and gap[-1] < 0.05 * out["samples"].abs().mean().item(), gap
 
 
 def test_feature_terms_of_several_operations_add_up(tiny_model, tiny_cond, inversion):

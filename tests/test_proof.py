@@ -84,14 +84,16 @@ def test_copy_paste_maps_whole_cells_by_the_drag():
 
 @pytest.fixture(scope="module")
 def quick_summary(tmp_path_factory):
-    """Three translation scenes, quick settings, through the nodes: no edit, copy-paste and
-    the default."""
+    """Three translation scenes at the nodes' default settings (a few seconds per edit on
+    this prior), through the nodes: no edit, copy-paste, the default and the setting tuned
+    for this prior."""
     from proof.evaluate import evaluate
     from proof.methods import Settings
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("quick_eval")
-    summary = evaluate(3, str(out), Settings.quick(), op_types=("translate",),
-                       method_names=["no edit", "copy-paste (RegionDrag-like)", "DragNeXt (default)"],
+    summary = evaluate(3, str(out), Settings(), op_types=("translate",),
+                       method_names=["no edit", "copy-paste (RegionDrag-like)", "DragNeXt (default)",
+                                     "DragNeXt (all stages, lr 0.2)"],
                        sheet_scenes=1, log=lambda *_: None)
     return summary, out
 
@@ -107,3 +109,21 @@ def test_quick_evaluation_writes_its_table_and_the_harness_sees_a_moved_object(q
     # broken harness.
     paste, none = summary["copy-paste (RegionDrag-like)|translate"], summary["no edit|translate"]
     assert paste["iou"] > none["iou"] + 0.1 and paste["dai"] < none["dai"]
+
+
+def test_pbsi_moves_the_object_towards_its_target(quick_summary):
+    # With the paper's all-stage features and a step this small UNet responds to, PBSI's
+    # latent edit brings the object's colour to its target pose: a check of the whole
+    # chain's direction (cell maps, sign, losses, denoise) on a prior with ground truth.
+    # At the reference's lr 0.02 it does not yet (proof/README.md): no assertion on it.
+    summary, _ = quick_summary
+    drag, none = summary["DragNeXt (all stages, lr 0.2)|translate"], summary["no edit|translate"]
+    assert drag["iou"] > none["iou"] + 0.15, (drag, none)
+    assert drag["dai"] < 0.7 * none["dai"] and drag["l1_target"] < none["l1_target"]
+
+
+def test_min_snr_weights_leave_high_noise_levels_alone_and_damp_low_ones():
+    from proof.train_prior import snr_weight
+    alpha = torch.tensor([0.5, 5 / 6, 0.99])           # SNR 1, 5, 99
+    assert torch.allclose(snr_weight(alpha, 5.0), torch.tensor([1.0, 1.0, 5 / 99]))
+    assert torch.equal(snr_weight(alpha, None), torch.ones(3))

@@ -8,7 +8,7 @@ from PIL import Image
 
 from harness.client import PromptRejected
 from harness.example_scene import example_scene
-from harness.graphs import drag_graph
+from harness.graphs import drag_graph, toy_drag_graph
 
 SPEC = {
     "version": 1,
@@ -47,7 +47,7 @@ def fresh_run(client, g, **kw):
     return client.run(g, **kw)
 
 
-def test_object_info_lists_the_four_nodes_with_inputs(client):
+def test_object_info_lists_the_nodes_with_inputs(client):
     info = client.get("/object_info")
     expected = {
         "DragNeXtInversion": {"model", "latent", "conditioning", "steps", "inversion_strength"},
@@ -55,6 +55,7 @@ def test_object_info_lists_the_four_nodes_with_inputs(client):
         "DragNeXtPBSI": {"model", "inversion", "drag", "conditioning", "pbsi_timesteps", "iterations", "lr",
                          "mask_weight", "feature_layers", "progress_schedule"},
         "DragNeXtDenoise": {"model", "edit", "conditioning", "mutual_attention", "mutual_attention_from_layer"},
+        "DragNeXtToyPriorLoader": {"directory"},
     }
     for node, inputs in expected.items():
         spec = info[node]
@@ -63,6 +64,8 @@ def test_object_info_lists_the_four_nodes_with_inputs(client):
         assert declared == inputs, node
     assert info["DragNeXtPBSI"]["input"]["required"]["lr"][1]["default"] == 0.02
     assert info["DragNeXtDenoise"]["output"] == ["LATENT"]
+    assert info["DragNeXtPBSI"]["output"] == ["DRAGNEXT_EDIT", "LATENT"]
+    assert info["DragNeXtToyPriorLoader"]["output"] == ["MODEL", "VAE", "CONDITIONING"]
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +80,8 @@ def test_drag_graph_runs_saves_an_image_and_reports_progress_per_stage(client, r
     assert result["status"] == "success", result["messages"][-1]
     image = pixels(client.output_images(result, "10")[0])
     assert image.shape == (128, 128, 3)
+    states = client.output_images(result, "12")   # PBSI's intermediate states, one per PBSI timestep
+    assert [pixels(s).shape for s in states] == [(128, 128, 3)] * QUICK["pbsi_timesteps"]
     progress = {}
     for m in result["messages"]:
         if m["type"] == "progress":
@@ -152,3 +157,16 @@ def test_spec_that_does_not_fit_the_image_fails_before_any_model_work(comfy_serv
     assert "outside the 128x128 image" in error["exception_message"]
     started = {m["data"]["node"] for m in result["messages"] if m["type"] == "progress"}
     assert not started & set(NODES.values())  # no UNet pass ran
+
+
+def test_demo_graph_on_the_toy_prior_runs(client):
+    # what `make demo` runs by default: the bundled prior through its loader node
+    from proof.scenes import make_scene
+    scene = make_scene(0, "translate")
+    buf = io.BytesIO()
+    Image.fromarray((scene.image * 255).round().astype(np.uint8)).save(buf, "PNG")
+    name = client.upload_image("dragnext_toy_scene.png", buf.getvalue())
+    result = client.run(toy_drag_graph(name, scene.spec(), **QUICK))
+    assert result["status"] == "success", result["messages"][-1]
+    assert pixels(client.output_images(result, "10")[0]).shape == (128, 128, 3)
+    assert len(client.output_images(result, "12")) == QUICK["pbsi_timesteps"]

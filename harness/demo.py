@@ -81,15 +81,18 @@ def main():
             errors = [m["data"] for m in result["messages"] if m["type"] == "execution_error"]
             raise SystemExit(f"the edit failed: {errors[0]['exception_message'] if errors else result['status']}\n"
                              f"server log: {server.log_path}")
+        (out / "ground_truth.png").unlink(missing_ok=True)  # from an earlier toy run: not this edit's
         before.save(out / "before.png")
         (out / "after.png").write_bytes(client.output_images(result, "10")[0])
         states = [Image.open(io.BytesIO(png)) for png in client.output_images(result, "12")]
         _side_by_side(states).save(out / "states.png")
+        written = ["before.png", "after.png", "states.png"]
         if truth is not None:
             truth.save(out / "ground_truth.png")
+            written.append("ground_truth.png")
         (out / "graph.json").write_text(json.dumps(graph, indent=1))
         shutil.copy(server.log_path, out / "server.log")
-    print(f"edit took {time.time() - started:.1f}s; wrote {', '.join(sorted(p.name for p in out.glob('*.png')))} to {out}")
+    print(f"edit took {time.time() - started:.1f}s; wrote {', '.join(written)} to {out}")
 
 
 def _side_by_side(images):

@@ -6,6 +6,7 @@ import time
 import torch
 
 import comfy.model_management as mm
+from dragnext.nodes.host_unet import plain_alias
 
 
 def _timed(fn, sync, reps):
@@ -31,21 +32,22 @@ def bare_pass_times(model_patcher, latent_hw, context, reps: int = 1) -> dict:
 
     def forward(batch):
         x = torch.randn(batch, 4, *latent_hw, device=device, dtype=dtype)
-        with torch.inference_mode():
-            return lambda: dm(x, t.expand(batch), context=ctx.expand(batch, -1, -1))
 
-    # Autograd cannot save the host's inference-mode weights: use plain copies, made once.
+        def run():
+            with torch.inference_mode():  # as the nodes' forward passes run
+                dm(x, t.expand(batch), context=ctx.expand(batch, -1, -1))
+        return run
+
+    # Autograd cannot save the host's inference-mode weights: the nodes' zero-copy aliases.
+    weights = {n: plain_alias(p) for n, p in dm.named_parameters()}
     with torch.inference_mode(False):
-        weights = {n: p.clone() for n, p in dm.named_parameters()}
         x1 = torch.randn(1, 4, *latent_hw, device=device, dtype=dtype, requires_grad=True)
+        ctx1 = ctx.clone()  # once: the context may be an inference tensor
 
     def forward_backward():
         with torch.inference_mode(False), torch.enable_grad():
-            out = torch.func.functional_call(dm, weights, (x1, t), {"context": ctx.clone()})
+            out = torch.func.functional_call(dm, weights, (x1, t), {"context": ctx1})
             out.float().square().mean().backward()
 
-    try:
-        return {"forward_b1": _timed(forward(1), sync, reps), "forward_b2": _timed(forward(2), sync, reps),
-                "forward_backward_b1": _timed(forward_backward, sync, reps)}
-    finally:
-        del weights
+    return {"forward_b1": _timed(forward(1), sync, reps), "forward_b2": _timed(forward(2), sync, reps),
+            "forward_backward_b1": _timed(forward_backward, sync, reps)}

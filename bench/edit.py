@@ -1,6 +1,5 @@
 """One full edit through the four nodes' execute methods, as the host runs them (each under
 torch.inference_mode()), measuring each stage: passes, pass time, wall time, peak memory."""
-import time
 from dataclasses import dataclass
 
 import torch
@@ -35,28 +34,29 @@ def run_edit(model, cond, size: int, preset, device, feature_layers="last_up_blo
     timer = PassTimer(device)
     stages, outputs = [], {}
 
-    def stage(name, meter_name, call):
+    def stage(name, call):
+        """`name` is also the stage's PassMeter name (the spec stage has no passes)."""
         memory.reset_peak(device)
         started = timer.now()
         with torch.inference_mode():
             outputs[name] = call().args[0]
         wall = timer.now() - started
-        totals = timer.totals(meter_name) if meter_name else {}
+        totals = timer.totals(name)
         counted = getattr(outputs[name], "passes", None)
-        stages.append(Stage(name, wall, memory.peak_bytes(device), totals.get("forward", (0, 0.0)),
-                            totals.get("forward_backward", (0, 0.0)), counted))
+        stages.append(Stage(name, wall, memory.peak_bytes(device), totals["forward"],
+                            totals["forward_backward"], counted))
         if on_stage:
             on_stage(stages[-1])
 
     PassMeter.timer = timer
     try:
-        stage("inversion", "inversion", lambda: DragNeXtInversion.execute(
+        stage("inversion", lambda: DragNeXtInversion.execute(
             model, latent, cond, preset.steps, preset.strength))
-        stage("spec", None, lambda: DragNeXtSpec.execute(image, scene.drag_spec(size)))
-        stage("PBSI", "PBSI", lambda: DragNeXtPBSI.execute(
+        stage("spec", lambda: DragNeXtSpec.execute(image, scene.drag_spec(size)))
+        stage("PBSI", lambda: DragNeXtPBSI.execute(
             model, outputs["inversion"], outputs["spec"], cond, preset.pbsi_timesteps, preset.iterations,
             0.02, 0.2, feature_layers, "paper"))
-        stage("denoise", "denoise", lambda: DragNeXtDenoise.execute(model, outputs["PBSI"], cond, True, 3))
+        stage("denoise", lambda: DragNeXtDenoise.execute(model, outputs["PBSI"], cond, True, 3))
     finally:
         PassMeter.timer = None
     return stages

@@ -36,6 +36,22 @@ def _mask(m, shape, name: str) -> np.ndarray:
     return a.astype(bool) if a.dtype == bool else a > 0.5
 
 
+def _region(m, shape, name: str) -> np.ndarray:
+    """A non-empty mask."""
+    a = _mask(m, shape, name)
+    if not a.any():
+        raise ValueError(f"{name} is empty")
+    return a
+
+
+def _outside(editable_mask, shape) -> np.ndarray:
+    """The pixels outside the editable mask (some must be)."""
+    keep = ~_mask(editable_mask, shape, "editable_mask")
+    if not keep.any():
+        raise ValueError("editable_mask covers the whole image: nothing outside it to compare")
+    return keep
+
+
 def default_dai_radius(height: int, width: int) -> int:
     """GoodDrag's radius 20 at 512 pixels, scaled to the image's shorter side."""
     return max(1, int(round(20 * min(height, width) / 512)))
@@ -99,9 +115,7 @@ def psnr_outside(reference, edited, editable_mask) -> float:
     a, b = _image(reference, "reference"), _image(edited, "edited")
     if a.shape != b.shape:
         raise ValueError("reference and edited differ in shape")
-    keep = ~_mask(editable_mask, a.shape[:2], "editable_mask")
-    if not keep.any():
-        raise ValueError("editable_mask covers the whole image: nothing outside it to compare")
+    keep = _outside(editable_mask, a.shape[:2])
     mse = float(np.mean((a[keep] - b[keep]) ** 2))
     return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
 
@@ -134,9 +148,7 @@ def ssim_map(a, b) -> np.ndarray:
 
 def ssim_outside(reference, edited, editable_mask) -> float:
     ref = _image(reference, "reference")
-    keep = ~_mask(editable_mask, ref.shape[:2], "editable_mask")
-    if not keep.any():
-        raise ValueError("editable_mask covers the whole image: nothing outside it to compare")
+    keep = _outside(editable_mask, ref.shape[:2])
     return float(ssim_map(ref, edited)[keep].mean())
 
 
@@ -145,9 +157,7 @@ def region_l1(edited, ground_truth, region) -> float:
     a, b = _image(edited, "edited"), _image(ground_truth, "ground_truth")
     if a.shape != b.shape:
         raise ValueError("edited and ground_truth differ in shape")
-    m = _mask(region, a.shape[:2], "region")
-    if not m.any():
-        raise ValueError("region is empty")
+    m = _region(region, a.shape[:2], "region")
     return float(np.abs(a[m] - b[m]).mean())
 
 
@@ -222,23 +232,17 @@ class RegionLPIPS:
         return out.numpy().astype(np.float64)
 
     def ue(self, original, edited, editable_mask) -> float:
-        keep = ~_mask(editable_mask, _image(original, "original").shape[:2], "editable_mask")
-        if not keep.any():
-            raise ValueError("editable_mask covers the whole image: nothing outside it to compare")
+        keep = _outside(editable_mask, _image(original, "original").shape[:2])
         return float(self.distance_map(original, edited)[keep].mean())
 
     def hh(self, original, edited, handle_region) -> float:
-        m = _mask(handle_region, _image(original, "original").shape[:2], "handle_region")
-        if not m.any():
-            raise ValueError("handle_region is empty")
+        m = _region(handle_region, _image(original, "original").shape[:2], "handle_region")
         return float(self.distance_map(original, edited)[m].mean())
 
     def th(self, original, edited, handle_region, handle, target) -> float:
         o, e = _image(original, "original"), _image(edited, "edited")
-        m = _mask(handle_region, o.shape[:2], "handle_region")
+        m = _region(handle_region, o.shape[:2], "handle_region")
         ys, xs = np.nonzero(m)
-        if len(xs) == 0:
-            raise ValueError("handle_region is empty")
         dx, dy = int(round(target[0] - handle[0])), int(round(target[1] - handle[1]))
         h, w = m.shape
         size = max(32, ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)

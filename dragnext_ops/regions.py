@@ -19,7 +19,7 @@ def _rect(points, px, py):
     return (min(ax, bx) <= px) & (px <= max(ax, bx)) & (min(ay, by) <= py) & (py <= max(ay, by))
 
 
-def _polygon(points, px, py):
+def polygon_inside(points, px, py):
     inside = np.zeros(px.shape, dtype=bool)
     n = len(points)
     for k in range(n):
@@ -33,7 +33,7 @@ def _polygon(points, px, py):
     return inside
 
 
-def _brush(points, radius, px, py):
+def brush_inside(points, radius, px, py):
     inside = np.zeros(px.shape, dtype=bool)
     segments = list(zip(points, points[1:])) or [(points[0], points[0])]
     r2 = radius * radius
@@ -59,9 +59,9 @@ def rasterise(shapes, height: int, width: int) -> np.ndarray:
         if tool == "rect":
             hit = _rect(points, px, py)
         elif tool == "polygon":
-            hit = _polygon(points, px, py)
+            hit = polygon_inside(points, px, py)
         else:
-            hit = _brush(points, shape["radius"], px, py)
+            hit = brush_inside(points, shape["radius"], px, py)
         if shape["mode"] == "add":
             mask |= hit
         else:

@@ -1,4 +1,5 @@
 """A small client for the ComfyUI server's HTTP and websocket API."""
+import io
 import json
 import time
 import urllib.error
@@ -45,6 +46,12 @@ class ComfyClient:
                                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())["name"]
+
+    def upload_pil(self, name: str, image) -> str:
+        """Upload a PIL image as PNG; returns the name the server gave it."""
+        buf = io.BytesIO()
+        image.save(buf, "PNG")
+        return self.upload_image(name, buf.getvalue())
 
     def queue(self, graph: dict) -> str:
         try:

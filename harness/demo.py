@@ -21,6 +21,8 @@ comfy.cli_args.args.cpu = True
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from proof.scenes import OP_TYPES  # noqa: E402
+
 from .client import ComfyClient  # noqa: E402
 from .example_scene import TRANSLATE, example_scene  # noqa: E402
 from .graphs import drag_graph, toy_drag_graph  # noqa: E402
@@ -45,7 +47,7 @@ def main():
     parser.add_argument("--spec", help="with --ckpt: a drag spec JSON file (default: move the example's red disc right)")
     parser.add_argument("--prompt", default="a red disc and a blue bar", help="with --ckpt: the prompt")
     parser.add_argument("--seed", type=int, default=0, help="toy prior: the scene's seed")
-    parser.add_argument("--op", default="translate", choices=("translate", "rotate", "deform"),
+    parser.add_argument("--op", default="translate", choices=OP_TYPES,
                         help="toy prior: the scene's operation")
     parser.add_argument("--out", default=str(REPO / "out" / "demo"))
     args = parser.parse_args()
@@ -64,16 +66,15 @@ def main():
         if args.image or args.spec:
             parser.error("--image and --spec need --ckpt: the toy prior only knows its own synthetic scenes")
         before, truth, spec, build = toy_job(args.seed, args.op)
+        from proof.methods import TUNED
         print(f"No CKPT given: the project's toy prior (models/toy_prior) on synthetic scene {args.seed} ({args.op}); "
-              "PBSI with all-stage features and lr 0.2, which this small prior needs.")
+              f"PBSI with {TUNED}, which this small prior needs.")
 
     with ComfyServer() as server:
         if checkpoint:
             (server.checkpoints_dir / checkpoint.name).symlink_to(checkpoint)
         client = ComfyClient(server.url)
-        buf = io.BytesIO()
-        before.save(buf, "PNG")
-        graph = build(client.upload_image("dragnext_demo.png", buf.getvalue()), spec)
+        graph = build(client.upload_pil("dragnext_demo.png", before), spec)
         started = time.time()
         result = client.run(graph, timeout=3600, on_message=_print_progress)
         print()

@@ -4,6 +4,9 @@ import numpy as np
 from PIL import Image
 
 SIZE = 128  # small: the workflows run at their default settings in CI on a CPU
+# The checkpoint name the example workflows load ("your SD1.5 checkpoint"); the test server
+# provides a random-weight stand-in under it.
+CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
 
 
 def example_scene() -> Image.Image:

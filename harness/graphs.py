@@ -2,8 +2,6 @@
 checkpoint (`drag_graph`) or on the project's toy prior (`toy_drag_graph`)."""
 import json
 
-FAST = {"steps": 10, "inversion_strength": 0.7, "pbsi_timesteps": 2, "iterations": 2}
-
 
 def _edit_nodes(model, vae, cond, image: str, spec, prefix: str, steps=50, inversion_strength=0.75,
                 pbsi_timesteps=5, iterations=10, lr=0.02, mask_weight=0.2, feature_layers="last_up_block",

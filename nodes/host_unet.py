@@ -110,7 +110,7 @@ def run_stage(model_patcher, conditioning, latent: torch.Tensor, timesteps, loop
         return guider.sample(noise, latent, _LoopSampler(loop), sigmas, disable_pbar=True, seed=0)
 
 
-def _plain_alias(tensor: torch.Tensor) -> torch.Tensor:
+def plain_alias(tensor: torch.Tensor) -> torch.Tensor:
     """A tensor outside inference mode on the same memory, without grad: autograd may save
     it, and no gradient reaches the user's parameter. No copy."""
     with torch.inference_mode(False):
@@ -128,7 +128,7 @@ def _with_plain_parameters(executor, *args, **kwargs):
                 if param is not None:
                     swapped.append((module, name, param))
         for module, name, param in swapped:
-            module._parameters[name] = _plain_alias(param)
+            module._parameters[name] = plain_alias(param)
         return executor(*args, **kwargs)
     finally:
         for module, name, param in swapped:

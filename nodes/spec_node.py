@@ -1,5 +1,4 @@
 """DragNeXt Region + Transform: the drag spec, validated against the image."""
-import numpy as np
 from comfy_api.latest import io, ui
 
 from ..dragnext_ops.spec import build_spec, parse_spec

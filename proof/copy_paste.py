@@ -1,11 +1,10 @@
 """The RegionDrag-family baseline: no optimisation; the original trajectory's latent
 cells under each handle region are pasted onto their target cells before and after
 every denoising step, through the same host adapter the DragNeXt nodes use."""
-import math
-
 import numpy as np
 import torch
 
+from proof import shapes
 from proof.pack import pack_module
 
 
@@ -21,12 +20,10 @@ def cell_mapping(spec, latent_hw) -> tuple:
     for op in spec.operations:
         region = op.region[fy // 2::fy, fx // 2::fx]  # the pixel at each cell's centre
         if op.kind == "rotate":
-            a = -geometry.rotation_angle(op.handle, op.target, op.center)
-            cx, cy = op.center
-            qx = cx + math.cos(a) * (px - cx) - math.sin(a) * (py - cy)
-            qy = cy + math.sin(a) * (px - cx) + math.cos(a) * (py - cy)
+            m = shapes.rotate_map(op.center, geometry.rotation_angle(op.handle, op.target, op.center))
         else:
-            qx, qy = px - (op.target[0] - op.handle[0]), py - (op.target[1] - op.handle[1])
+            m = shapes.translate_map(op.target[0] - op.handle[0], op.target[1] - op.handle[1])
+        qx, qy = shapes.apply_map(m, px, py, inverse=True)
         sr, sc = np.floor(qy / fy).astype(int), np.floor(qx / fx).astype(int)
         ok = (sr >= 0) & (sr < h) & (sc >= 0) & (sc < w)
         ok[ok] = region[sr[ok], sc[ok]]
@@ -45,18 +42,21 @@ def copy_paste_edit(model, inversion, drag, conditioning) -> dict:
     dst, src = cell_mapping(drag, z_T.shape[-2:])
     timesteps = schedule.timesteps
 
-    def paste(z):
-        flat = z.reshape(2, z.shape[1], -1).clone()
-        flat[1][:, dst.to(z.device)] = flat[0][:, src.to(z.device)]
-        return flat.reshape(z.shape)
-
     def loop(make_unet, latent):
+        to, frm = dst.to(latent.device), src.to(latent.device)  # once, not per step
+
+        def paste(z):
+            flat = z.reshape(2, z.shape[1], -1).clone()
+            flat[1][:, to] = flat[0][:, frm]
+            return flat.reshape(z.shape)
+
         meter = host_unet.PassMeter("copy-paste", len(timesteps))
         unet = make_unet(meter)
         z = paste(torch.cat([z_T, z_T]).to(latent.device))
         for t in timesteps:
             eps, _ = unet(z, t)
             z = paste(ddim.ddim_step(z, eps, schedule.alpha(t), schedule.alpha(schedule.prev(t))))
+        meter.report()
         return z[1:]
 
     start = torch.zeros((2,) + tuple(z_T.shape[1:]))

@@ -10,7 +10,6 @@ Evaluation seeds start at 0; the prior was trained on seeds from 1,000,000 on.
 """
 import argparse
 import json
-import math
 import os
 import time
 

@@ -6,7 +6,7 @@ inputs) so methods that start from it do not pay for it twice. The inversion's t
 added to each such method's own."""
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,11 +28,10 @@ class Settings:
     progress_schedule: str = "paper"
     mutual_attention: bool = True
     mutual_attention_from_layer: int = 3
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def quick(cls):
-        return cls(steps=10, inversion_strength=0.7, pbsi_timesteps=3, iterations=4, mutual_attention_from_layer=3)
+        return cls(steps=10, inversion_strength=0.7, pbsi_timesteps=3, iterations=4)
 
 
 def _nodes():
@@ -89,8 +88,10 @@ def no_edit(s: Settings):
         DragEdit = pack_module("dragnext_ops.state").DragEdit
         t0 = time.perf_counter()
         edit = DragEdit(inv, 0, inv.inverted, inv.inverted, [])
+        # Both branches would be the same latent, so mutual attention would equal self-
+        # attention at twice the passes: denoise the one branch.
         with torch.inference_mode():
-            latent = _out(_nodes()["DragNeXtDenoise"].execute(model, edit, cond, s.mutual_attention,
+            latent = _out(_nodes()["DragNeXtDenoise"].execute(model, edit, cond, False,
                                                              s.mutual_attention_from_layer))
         return _decode(vae, latent), t_inv + time.perf_counter() - t0
     return run

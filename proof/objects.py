@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from proof import shapes
+
 KINDS = ("disc", "rect", "triangle", "star", "letter")
 
 # Letters as strokes in a unit box (x right, y down); asymmetric ones show rotation.
@@ -23,9 +25,8 @@ def saturated_colour(rng: np.random.Generator) -> np.ndarray:
 
 
 def _rotated(points, center, angle):
-    c, s = math.cos(angle), math.sin(angle)
-    cx, cy = center
-    return [(cx + c * (x - cx) - s * (y - cy), cy + s * (x - cx) + c * (y - cy)) for x, y in points]
+    xs, ys = shapes.apply_map(shapes.rotate_map(center, angle), *zip(*points))
+    return list(zip(xs.tolist(), ys.tolist()))
 
 
 def make_shape(rng: np.random.Generator, kind: str, center, size: float, upright: bool = False) -> dict:

@@ -169,8 +169,7 @@ def load_prior(directory: str = DEFAULT_DIR):
     context = sd.pop(CONTEXT_KEY).to(torch.float32)
     basis = {k: sd.pop(k).to(torch.float32) for k in BASIS_KEYS}
     model = build_base_model(config)
-    missing, unexpected = model.diffusion_model.load_state_dict(
-        {k: v.to(torch.float32) for k, v in sd.items()}, strict=True), None
+    model.diffusion_model.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True)
     patcher = comfy.model_patcher.ModelPatcher(
         model, load_device=comfy.model_management.get_torch_device(), offload_device=torch.device("cpu"))
     return patcher, PatchVAE(basis), [[context, {}]]

@@ -16,8 +16,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from dragnext_ops.ddim import alphas_from_sigmas, ddim_step, make_schedule  # noqa: E402
+from dragnext_ops.trajectory import denoise  # noqa: E402
 from proof import prior  # noqa: E402
-from proof.train_prior import scene_images  # noqa: E402
+from proof.train_prior import scene_images, to_pixels  # noqa: E402
 
 LEVELS = (1, 50, 200, 400, 600, 750, 900, 981)
 
@@ -29,21 +31,21 @@ def x0_errors(net, alphas, context, x0: torch.Tensor, seed: int = 1) -> dict:
     for t in LEVELS:
         a = alphas[t]
         eps = torch.randn(x0.shape, generator=g)
-        zt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        zt = ddim_step(x0, eps, 1.0, a)
         pred = net(zt, timesteps=torch.full((len(x0),), float(t)), context=context.expand(len(x0), -1, -1))
-        out[t] = float((((zt - (1 - a).sqrt() * pred) / a.sqrt() - x0) ** 2).mean())
+        out[t] = float(((ddim_step(zt, pred, a, 1.0) - x0) ** 2).mean())
     return out
 
 
 def ddim_samples(net, alphas, context, n: int, shape, steps: int = 50, seed: int = 0) -> torch.Tensor:
+    """Plain DDIM from noise over the reference's schedule (981, 961, ..., 1)."""
+    schedule = make_schedule(alphas, steps, 1.0)
+
+    def eps(z, t):
+        return net(z, timesteps=torch.full((n,), float(t)), context=context.expand(n, -1, -1)), []
+
     z = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
-    ts = list(range(1000 - 1000 // steps + 1, 0, -(1000 // steps)))  # 981, 961, ..., 1
-    for i, t in enumerate(ts):
-        a, a_next = alphas[t], alphas[ts[i + 1]] if i + 1 < len(ts) else alphas[0]
-        eps = net(z, timesteps=torch.full((n,), float(t)), context=context.expand(n, -1, -1))
-        x0 = (z - (1 - a).sqrt() * eps) / a.sqrt()
-        z = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
-    return z
+    return denoise(eps, z, schedule, schedule.timesteps)
 
 
 def main():
@@ -55,10 +57,9 @@ def main():
     torch.set_num_threads(args.threads)
     patcher, vae, cond = prior.load_prior(args.prior)
     model, basis = patcher.model, vae.first_stage_model.basis
-    alphas = (1 / (1 + model.model_sampling.sigmas.double() ** 2)).float()
+    alphas = alphas_from_sigmas(model.model_sampling.sigmas)
     size = int(prior.load_config(args.prior)["image_size"])
-    images = torch.from_numpy(scene_images(16, 0, size)).permute(0, 3, 1, 2).float() / 127.5 - 1  # eval seeds
-    x0 = prior.encode_patches(images, basis)
+    x0 = prior.encode_patches(to_pixels(scene_images(16, 0, size)), basis)  # evaluation seeds
     with torch.no_grad():
         errors = x0_errors(model.diffusion_model, alphas, cond[0][0], x0)
         samples = ddim_samples(model.diffusion_model, alphas, cond[0][0], 8, x0.shape[1:])

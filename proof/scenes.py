@@ -59,20 +59,12 @@ def render(bg: np.ndarray, objs: list, edited: bool):
     return img, np.stack(masks)
 
 
-def _pixel_nearest(mask: np.ndarray, point) -> tuple:
-    """Centre of the mask pixel nearest to `point`."""
+def _pixel_extreme(mask: np.ndarray, point, pick=np.argmin) -> tuple:
+    """Centre of the mask pixel nearest to `point` (pick=np.argmax: the farthest)."""
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
         raise ValueError("empty mask")
-    d = (xs + 0.5 - point[0]) ** 2 + (ys + 0.5 - point[1]) ** 2
-    k = int(np.argmin(d))
-    return float(xs[k] + 0.5), float(ys[k] + 0.5)
-
-
-def _pixel_farthest(mask: np.ndarray, point) -> tuple:
-    ys, xs = np.nonzero(mask)
-    d = (xs + 0.5 - point[0]) ** 2 + (ys + 0.5 - point[1]) ** 2
-    k = int(np.argmax(d))
+    k = int(pick((xs + 0.5 - point[0]) ** 2 + (ys + 0.5 - point[1]) ** 2))
     return float(xs[k] + 0.5), float(ys[k] + 0.5)
 
 
@@ -91,7 +83,7 @@ def _half_plane_erase(direction, s_edge, h, w) -> dict:
 
 
 def _operation(rng, op_type: str, shape: dict, size: int, h: int, w: int):
-    """Choose a drag for `shape`: returns (edited-pose map, op dict without mask)."""
+    """Choose a drag for `shape`: returns (edited-pose map, op dict with its handle mask)."""
     region = objects.spec_region(shape)
     obj_mask = rasterise(region, h, w)
     c = objects.shape_center(shape)
@@ -99,15 +91,17 @@ def _operation(rng, op_type: str, shape: dict, size: int, h: int, w: int):
         mag = rng.uniform(0.12, 0.28) * size
         ang = rng.uniform(0, 2 * np.pi)
         dx, dy = round(mag * math.cos(ang)), round(mag * math.sin(ang))
-        handle = _pixel_nearest(obj_mask, c)
-        op = {"type": "translate", "handle": handle, "target": (handle[0] + dx, handle[1] + dy), "region": region}
+        handle = _pixel_extreme(obj_mask, c)
+        op = {"type": "translate", "handle": handle, "target": (handle[0] + dx, handle[1] + dy), "region": region,
+              "mask": obj_mask}
         return shapes.translate_map(dx, dy), op
     if op_type == "rotate":
         angle = math.radians(rng.uniform(25, 60)) * (1 if rng.uniform() < 0.5 else -1)
-        handle = _pixel_farthest(obj_mask, c)
+        handle = _pixel_extreme(obj_mask, c, np.argmax)
         m = shapes.rotate_map(c, angle)
         tx, ty = shapes.apply_map(m, handle[0], handle[1])
-        op = {"type": "rotate", "handle": handle, "target": (float(tx), float(ty)), "center": c, "region": region}
+        op = {"type": "rotate", "handle": handle, "target": (float(tx), float(ty)), "center": c, "region": region,
+              "mask": obj_mask}
         return m, op
     if op_type == "deform":
         u = [(1, 0), (-1, 0), (0, 1), (0, -1)][rng.integers(4)]
@@ -119,9 +113,9 @@ def _operation(rng, op_type: str, shape: dict, size: int, h: int, w: int):
         dist = round(rng.uniform(0.3, 0.55) * ext)
         region = region + [_half_plane_erase(u, s_edge, h, w)]
         handle_mask = rasterise(region, h, w)
-        handle = _pixel_nearest(handle_mask, c)
+        handle = _pixel_extreme(handle_mask, c)
         op = {"type": "deform", "handle": handle, "target": (handle[0] + dist * u[0], handle[1] + dist * u[1]),
-              "region": region}
+              "region": region, "mask": handle_mask}
         return shapes.stretch_map(u, s_anchor, s_edge, dist), op
     raise ValueError(f"unknown operation type {op_type!r}; expected one of {OP_TYPES}")
 
@@ -187,7 +181,6 @@ def make_scene(seed: int, op_type: str = "translate", size: int = 128, n_objects
         colours.append(colour)
         if op is not None:
             op["object"] = k
-            op["mask"] = rasterise(op["region"], size, size)
             ops.append(op)
     image, masks = render(bg, objs, edited=False)
     edited, edited_masks = render(bg, objs, edited=True)

@@ -13,55 +13,25 @@ import math
 
 import numpy as np
 
+from dragnext_ops.regions import brush_inside, polygon_inside
+
 SUPERSAMPLE = 4
 
 
 def inside(shape: dict, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """Boolean inside-test of a shape at arbitrary float coordinates."""
+    """Boolean inside-test of a shape at arbitrary float coordinates (the spec's own tests)."""
     kind = shape.get("kind")
     if kind == "disc":
-        cx, cy = shape["center"]
-        r = shape["radius"]
-        return (px - cx) ** 2 + (py - cy) ** 2 <= r * r
+        return brush_inside([shape["center"]], shape["radius"], px, py)
     if kind == "polygon":
-        pts = shape["points"]
-        if len(pts) < 3:
+        if len(shape["points"]) < 3:
             raise ValueError("polygon needs three or more points")
-        hit = np.zeros(px.shape, dtype=bool)
-        for k in range(len(pts)):
-            ax, ay = pts[k]
-            bx, by = pts[(k + 1) % len(pts)]
-            if ay == by:
-                continue
-            crosses = (ay > py) != (by > py)
-            hit ^= crosses & (px < (bx - ax) * (py - ay) / (by - ay) + ax)
-        return hit
+        return polygon_inside(shape["points"], px, py)
     if kind == "strokes":
-        r2 = shape["radius"] ** 2
         hit = np.zeros(px.shape, dtype=bool)
         for line in shape["polylines"]:
-            segs = list(zip(line, line[1:])) or [(line[0], line[0])]
-            for (ax, ay), (bx, by) in segs:
-                dx, dy = bx - ax, by - ay
-                l2 = dx * dx + dy * dy
-                t = np.clip(((px - ax) * dx + (py - ay) * dy) / l2, 0, 1) if l2 > 0 else 0.0
-                hit |= (ax + t * dx - px) ** 2 + (ay + t * dy - py) ** 2 <= r2
+            hit |= brush_inside(line, shape["radius"], px, py)
         return hit
-    raise ValueError(f"unknown shape kind {kind!r}")
-
-
-def shape_points(shape: dict) -> np.ndarray:
-    """Every defining point of a shape (for bounding boxes), as an (n, 2) array."""
-    kind = shape["kind"]
-    if kind == "disc":
-        (cx, cy), r = shape["center"], shape["radius"]
-        return np.array([[cx - r, cy - r], [cx + r, cy + r]], dtype=np.float64)
-    if kind == "polygon":
-        return np.asarray(shape["points"], dtype=np.float64)
-    if kind == "strokes":
-        pts = np.concatenate([np.asarray(l, dtype=np.float64) for l in shape["polylines"]])
-        r = shape["radius"]
-        return np.concatenate([pts - r, pts + r])
     raise ValueError(f"unknown shape kind {kind!r}")
 
 
@@ -137,14 +107,18 @@ def coverage(shape: dict, height: int, width: int, m: dict | None = None) -> np.
 def mapped_bbox(shape: dict, m: dict | None, samples: int = 64):
     """A conservative bounding box (x0, y0, x1, y1) of the mapped shape."""
     m = m or identity_map()
-    pts = shape_points(shape)
-    if shape["kind"] == "disc":  # sample the circle so rotations stay tight
+    kind = shape["kind"]
+    if kind == "disc":  # sample the circle so rotations stay tight
         (cx, cy), r = shape["center"], shape["radius"]
         th = np.linspace(0, 2 * np.pi, samples, endpoint=False)
         pts = np.stack([cx + r * np.cos(th), cy + r * np.sin(th)], 1)
-    elif shape["kind"] == "strokes":
+    elif kind == "polygon":
+        pts = np.asarray(shape["points"], dtype=np.float64)
+    elif kind == "strokes":
         r = shape["radius"]
         base = np.concatenate([np.asarray(l, dtype=np.float64) for l in shape["polylines"]])
         pts = np.concatenate([base + [dx, dy] for dx in (-r, r) for dy in (-r, r)])
+    else:
+        raise ValueError(f"unknown shape kind {kind!r}")
     qx, qy = apply_map(m, pts[:, 0], pts[:, 1])
     return float(qx.min()), float(qy.min()), float(qx.max()), float(qy.max())

@@ -12,14 +12,15 @@ import math
 import os
 import time
 
-import comfy.cli_args
+from proof.pack import host_on_cpu
 
-comfy.cli_args.args.cpu = True
+host_on_cpu()
 
 import numpy as np  # noqa: E402
 import safetensors.torch  # noqa: E402
 import torch  # noqa: E402
 
+from dragnext_ops.ddim import alphas_from_sigmas  # noqa: E402
 from proof import prior, scenes  # noqa: E402
 
 
@@ -38,6 +39,11 @@ def scene_images(n_scenes: int, seed_base: int, size: int) -> np.ndarray:
         out[2 * k] = np.round(sc.image * 255)
         out[2 * k + 1] = np.round(sc.edited * 255)
     return out
+
+
+def to_pixels(images) -> torch.Tensor:
+    """uint8 (B, H, W, 3) images -> float (B, 3, H, W) in [-1, 1]."""
+    return torch.as_tensor(images).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -81,14 +87,13 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
           flush=True)
 
     basis = prior.fit_basis(data[: tc.get("basis_images", 1024)].permute(0, 3, 1, 2).double() / 127.5 - 1)
-    rec = prior.decode_patches(prior.encode_patches(data[:64].permute(0, 3, 1, 2).float() / 127.5 - 1, basis), basis)
-    rec_err = float((rec - (data[:64].permute(0, 3, 1, 2).float() / 127.5 - 1)).abs().mean() / 2)
+    sample = to_pixels(data[:64])
+    rec_err = float((prior.decode_patches(prior.encode_patches(sample, basis), basis) - sample).abs().mean() / 2)
     print(f"PCA basis: mean abs reconstruction error {rec_err:.4f} (of [0, 1])", flush=True)
     model = prior.build_base_model(config, init_seed=tc["seed"])
     net = model.diffusion_model
     net.train()
-    sigmas = model.model_sampling.sigmas.to(torch.float64)  # the host's SD1 schedule
-    alphas = (1 / (1 + sigmas ** 2)).to(torch.float32)
+    alphas = alphas_from_sigmas(model.model_sampling.sigmas).to(torch.float32)  # the host's SD1 schedule
     context = torch.randn((1, 77, int(config["unet"]["context_dim"])), generator=gen)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
     opt = torch.optim.AdamW(net.parameters(), lr=tc["lr"], weight_decay=0.0)
@@ -96,7 +101,7 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     log, running = [], 0.0
     for step in range(tc["steps"]):
         idx = torch.randint(0, len(data), (tc["batch"],), generator=gen)
-        imgs = data[idx].permute(0, 3, 1, 2).float() / 127.5 - 1
+        imgs = to_pixels(data[idx])
         imgs = dihedral(imgs, int(torch.randint(0, 8, (1,), generator=gen)))
         x0 = prior.encode_patches(imgs, basis) * scale
         t = torch.randint(0, len(alphas), (tc["batch"],), generator=gen)

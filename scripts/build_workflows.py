@@ -6,11 +6,10 @@ The graphs use only stock loaders and the four DragNeXt nodes.
 import json
 from pathlib import Path
 
-from harness.example_scene import ROTATE, TRANSLATE, example_scene
+from harness.example_scene import CHECKPOINT, ROTATE, TRANSLATE, example_scene
 
 OUT = Path(__file__).resolve().parent.parent / "workflows"
 IMAGE = "dragnext_example.png"
-CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
 
 # type -> (inputs [(name, type)], outputs [(name, type)]) for the sockets this graph links.
 SOCKETS = {

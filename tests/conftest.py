@@ -3,21 +3,23 @@ import comfy.cli_args
 
 comfy.cli_args.args.cpu = True  # before anything imports comfy.model_management
 
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from harness.checkpoint import write_sd15_checkpoint  # noqa: E402
 from harness.client import ComfyClient  # noqa: E402
+from harness.example_scene import CHECKPOINT  # noqa: E402
 from harness.server import ComfyServer  # noqa: E402
 from harness.tiny_models import tiny_conditioning, tiny_sd15  # noqa: E402
 
+WORKFLOWS_DIR = Path(__file__).resolve().parent.parent / "workflows"
 torch.set_flush_denormal(True)  # tiny random weights make denormals; 30x slower without
 # Tiny models: one thread is faster than two fighting the server (and each other) for 2 cores.
 torch.set_num_threads(1)
 
-# The name the example workflows use for "your SD1.5 checkpoint"; the test server gets a
-# random-weight stand-in in the SD1.5 layout under that name.
-CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +27,11 @@ def comfy_server(tmp_path_factory):
     """The real ComfyUI server with only this pack, on a loopback port."""
     server = ComfyServer(workdir=tmp_path_factory.mktemp("comfy"))
     server.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-    write_sd15_checkpoint(server.checkpoints_dir / CHECKPOINT)
+    write_sd15_checkpoint(server.checkpoints_dir / CHECKPOINT)  # the name the workflows load
     server.checkpoint_name = CHECKPOINT
     server.start()
+    for png in WORKFLOWS_DIR.glob("*.png"):  # the pictures the example workflows load
+        shutil.copy(png, server.input_dir / png.name)
     yield server
     server.stop()
 

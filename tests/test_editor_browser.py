@@ -11,8 +11,6 @@ driven by playwright-core; scripts/install_browser.sh installs both).
 import json
 import shutil
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -50,52 +48,17 @@ def _drive(script, *args, timeout):
     return results
 
 
-def _get(server, path):
-    with urllib.request.urlopen(server.url + path, timeout=30) as r:
-        return json.loads(r.read())
-
-
-def _wait_done(server, prompt_id):
-    """Poll /history until the prompt finished; returns its history entry."""
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while time.monotonic() < deadline:
-        entry = _get(server, f"/history/{prompt_id}").get(prompt_id)
-        if entry and entry.get("status", {}).get("completed") is not None and (
-                entry["status"]["completed"] or entry["status"].get("status_str") == "error"):
-            return entry
-        time.sleep(1)
-    raise AssertionError(f"prompt {prompt_id} did not finish in {RUN_TIMEOUT} s")
+def _finished(client, prompt_id):
+    """The prompt's history entry, once it has finished (the server files it then)."""
+    entry = client.history(prompt_id, timeout=RUN_TIMEOUT)
+    assert entry, f"prompt {prompt_id} did not finish in {RUN_TIMEOUT} s"
+    return entry
 
 
 def _succeeded(entry):
     status = entry["status"]
     errors = [m for m in status.get("messages", []) if m[0] == "execution_error"]
     assert status.get("status_str") == "success" and status.get("completed"), f"run failed: {json.dumps(errors)[:3000]}"
-
-
-def _provide_images(workflow, server, source_dir):
-    """LoadImage files the workflow names must be in the server's input folder: copy them
-    from workflows/ (or workflows/images/) when they are not there yet."""
-    for node in workflow["nodes"]:
-        if node["type"] != "LoadImage":
-            continue
-        name = node["widgets_values"][0].split(" [")[0]
-        dest = Path(server.input_dir) / name
-        if dest.exists():
-            continue
-        for candidate in (source_dir / name, source_dir / "images" / name):
-            if candidate.exists():
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(candidate, dest)
-                break
-        else:
-            raise AssertionError(f"image {name!r} named by the workflow is neither in the server's input folder nor in workflows/")
-
-
-def _use_checkpoint(workflow, server):
-    for node in workflow["nodes"]:
-        if node["type"] == "CheckpointLoaderSimple":
-            node["widgets_values"][0] = server.checkpoint_name
 
 
 def _spec_workflow():
@@ -105,7 +68,7 @@ def _spec_workflow():
     raise AssertionError("workflows/ holds no workflow with a DragNeXtSpec node")
 
 
-def test_editor_end_to_end(comfy_server, tmp_path):
+def test_editor_end_to_end(comfy_server, client, tmp_path):
     # A picture of its own (256 x 192, multiples of 8) so that the drawing fits it whatever
     # image the example workflow names.
     y, x = np.mgrid[0:192, 0:256]
@@ -116,7 +79,6 @@ def test_editor_end_to_end(comfy_server, tmp_path):
     for node in workflow["nodes"]:
         if node["type"] == "LoadImage":
             node["widgets_values"][0] = "dragnext_editor_test.png"
-    _use_checkpoint(workflow, comfy_server)
     path = tmp_path / "editor_workflow.json"
     path.write_text(json.dumps(workflow))
 
@@ -135,36 +97,23 @@ def test_editor_end_to_end(comfy_server, tmp_path):
     assert op.kind == "rotate" and op.region.sum() > 500
     assert op.region[int(op.handle[1]), int(op.handle[0])]
 
-    entry = _wait_done(comfy_server, result["prompt"]["id"])
+    entry = _finished(client, result["prompt"]["id"])
     sent = entry["prompt"][2][str(result["node"])]["inputs"]["spec"]
     assert sent == result["spec"], "the server received the drawn spec"
     _succeeded(entry)
 
 
-def test_workflows_exist():
-    assert WORKFLOWS, "workflows/ must hold example workflows"
-
-
 @pytest.fixture(scope="module")
-def workflow_runs(comfy_server, tmp_path_factory):
+def workflow_runs(comfy_server):
     """Load and queue every workflow in one browser session, as written (the reference's
     default settings); then wait for each run."""
-    paths = []
-    for src in WORKFLOWS:
-        workflow = json.loads(src.read_text())
-        _provide_images(workflow, comfy_server, src.parent)
-        _use_checkpoint(workflow, comfy_server)
-        path = tmp_path_factory.mktemp("wf") / src.name
-        path.write_text(json.dumps(workflow))
-        paths.append(path)
-    results = _drive("run_workflows.mjs", comfy_server.url, *paths,
-                     timeout=120 + 60 * len(paths))
+    results = _drive("run_workflows.mjs", comfy_server.url, *WORKFLOWS, timeout=120 + 60 * len(WORKFLOWS))
     return {Path(r["file"]).name: r for r in results}
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=[p.name for p in WORKFLOWS])
-def test_workflow_runs(workflow, workflow_runs, comfy_server):
+def test_workflow_runs(workflow, workflow_runs, client):
     result = workflow_runs.get(workflow.name)
     assert result is not None, "the browser never reported on this workflow"
     assert "error" not in result, result.get("error")
-    _succeeded(_wait_done(comfy_server, result["prompt_id"]))
+    _succeeded(_finished(client, result["prompt_id"]))

@@ -2,7 +2,6 @@
 feature grid, and the reference's whole-cell truncation and 2-degree rounding."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -10,6 +9,7 @@ from dragnext.dragnext_ops.geometry import (
     CellOperation, intermediate_state, progress, rotate_cells, rotation_angle, to_cell, translate_cells,
 )
 from dragnext.dragnext_ops.pbsi import cell_operations
+from dragnext.dragnext_ops.regions import rasterise
 from dragnext.dragnext_ops.spec import DragOperation, DragSpec
 
 
@@ -145,13 +145,8 @@ def test_rotation_fills_its_target_without_holes():
 
 # ---------------------------------------------------------------- a blob lands at the target
 
-def _disc(height, width, centre, radius):
-    yy, xx = np.mgrid[0:height, 0:width] + 0.5
-    return (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
-
-
 def _spec(kind, handle, target, center=None, size=128, radius=9):
-    region = _disc(size, size, handle, radius)
+    region = rasterise([{"tool": "brush", "mode": "add", "radius": radius, "points": [list(handle)]}], size, size)
     return DragSpec(size, size, [DragOperation(kind, handle, target, center, region)], None)
 
 

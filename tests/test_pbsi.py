@@ -1,16 +1,14 @@
-"""PBSI on the tiny model through the host adapter: the pack's node, and a loop that mirrors
-it (run_stage with grad, detached weights and feature taps) where a test needs a setting
-the node does not expose (the "final" progress schedule)."""
+"""PBSI on the tiny model through the host adapter, by the pack's node."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from dragnext.dragnext_ops.pbsi import PBSIConfig, latent_keep_mask, run_pbsi
+from dragnext.dragnext_ops.pbsi import latent_keep_mask
 from dragnext.dragnext_ops.spec import DragOperation, DragSpec
 from dragnext.nodes.feature_taps import FeatureTaps, stage_output_inputs, with_feature_taps
-from dragnext.nodes.host_unet import PassMeter, run_stage, with_detached_weights
+from dragnext.nodes.host_unet import PassMeter, run_stage
 from dragnext.nodes.inversion_node import DragNeXtInversion
 from dragnext.nodes.pbsi_node import DragNeXtPBSI
 
@@ -47,25 +45,6 @@ def pbsi_node(*args, **kwargs):
     return pbsi_outputs(*args, **kwargs)[0]
 
 
-def pbsi_mirror(model, inv, spec, cond, config, layers="last_up_block"):
-    """nodes/pbsi_node.py's execute, with any PBSIConfig."""
-    taps = FeatureTaps()
-    patched = with_feature_taps(with_detached_weights(model), layers, taps)
-    out = {}
-
-    def loop(make_unet, latent):
-        meter = PassMeter("PBSI", 1)
-        out["result"] = run_pbsi(make_unet(meter, taps), inv.inverted.to(latent.device).clone(), inv.schedule,
-                                 spec, config)
-        out["passes"] = meter.report()
-        return latent
-
-    with torch.inference_mode():
-        run_stage(patched, cond, torch.zeros_like(inv.inverted), inv.schedule.timesteps[:config.timesteps],
-                  loop, grad=True)
-    return out["result"], out["passes"]
-
-
 # ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["translate", "rotate"])
@@ -94,8 +73,9 @@ def test_a_drag_moves_the_latent(tiny_model, tiny_cond, inversion):
 def test_pbsi_lowers_its_feature_loss(tiny_model, tiny_cond, inversion, layers):
     # eta = 1 throughout, so every iteration of a timestep chases the same target
     k = 8
-    result, passes = pbsi_mirror(tiny_model, inversion, translate_spec(), tiny_cond,
-                                 PBSIConfig(2, k, 0.1, 0.2, "final"), layers)
+    result = pbsi_node(tiny_model, inversion, translate_spec(), tiny_cond, n=2, k=k, lr=0.1, mask_weight=0.2,
+                       layers=layers, schedule="final")
+    passes = result.passes
     assert len(result.losses) == 2 * k
     for i in range(2):
         feature = [loss[0] for loss in result.losses[i * k:(i + 1) * k]]
@@ -182,7 +162,7 @@ def test_node_rejects_bad_settings_before_any_pass(tiny_model, tiny_cond, invers
         pbsi_node(tiny_model, inversion, wrong, tiny_cond)
 
 
-def test_with_model_and_conditioning_made_in_inference_mode(tiny_cond):
+def test_with_model_and_conditioning_made_in_inference_mode():
     # the host loads checkpoints and encodes prompts inside inference mode: its weights and
     # conditioning are inference tensors, which autograd may not save for backward
     from harness.tiny_models import tiny_conditioning, tiny_sd15

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from harness.client import PromptRejected
-from harness.example_scene import example_scene
+from harness.demo import toy_job
+from harness.example_scene import ROTATE, example_scene
 from harness.graphs import drag_graph, toy_drag_graph
 
 SPEC = {
@@ -15,8 +16,7 @@ SPEC = {
     "operations": [
         {"type": "translate", "handle": [40, 48], "target": [75, 48],
          "region": [{"tool": "brush", "mode": "add", "radius": 17, "points": [[40, 48]]}]},
-        {"type": "rotate", "handle": [112, 90], "target": [101, 63], "center": [75, 90],
-         "region": [{"tool": "rect", "mode": "add", "points": [[73, 83], [117, 97]]}]},
+        ROTATE["operations"][0],
     ],
     "editable": [{"tool": "rect", "mode": "add", "points": [[15, 25], [125, 105]]}],
 }
@@ -27,9 +27,7 @@ NODES = {"DragNeXtInversion": "5", "DragNeXtPBSI": "7", "DragNeXtDenoise": "8"}
 
 @pytest.fixture(scope="module")
 def image_name(client):
-    buf = io.BytesIO()
-    example_scene().save(buf, "PNG")
-    return client.upload_image("dragnext_test_scene.png", buf.getvalue())
+    return client.upload_pil("dragnext_test_scene.png", example_scene())
 
 
 def graph(comfy_server, image_name, **overrides):
@@ -161,12 +159,9 @@ def test_spec_that_does_not_fit_the_image_fails_before_any_model_work(comfy_serv
 
 def test_demo_graph_on_the_toy_prior_runs(client):
     # what `make demo` runs by default: the bundled prior through its loader node
-    from proof.scenes import make_scene
-    scene = make_scene(0, "translate")
-    buf = io.BytesIO()
-    Image.fromarray((scene.image * 255).round().astype(np.uint8)).save(buf, "PNG")
-    name = client.upload_image("dragnext_toy_scene.png", buf.getvalue())
-    result = client.run(toy_drag_graph(name, scene.spec(), **QUICK))
+    before, _, spec, _ = toy_job(0, "translate")
+    name = client.upload_pil("dragnext_toy_scene.png", before)
+    result = client.run(toy_drag_graph(name, spec, **QUICK))
     assert result["status"] == "success", result["messages"][-1]
     assert pixels(client.output_images(result, "10")[0]).shape == (128, 128, 3)
     assert len(client.output_images(result, "12")) == QUICK["pbsi_timesteps"]

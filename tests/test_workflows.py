@@ -1,6 +1,5 @@
 """Every example workflow (UI format) against the real server's /object_info."""
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,7 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
 @pytest.fixture(scope="module")
-def object_info(comfy_server, client):
-    for png in WORKFLOWS[0].parent.glob("*.png"):  # the images the workflows load
-        shutil.copy(png, comfy_server.input_dir / png.name)
+def object_info(client):
     return client.get("/object_info")
 
 

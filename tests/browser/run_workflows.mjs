@@ -1,13 +1,12 @@
 // Loads each given UI-format workflow in the real ComfyUI frontend and queues it with the
 // Run button, as a user would. Usage: node tests/browser/run_workflows.mjs URL A.json [B.json ...]
-// Prints one `RESULT {json}` line per workflow: {file, prompt_id, spec, editor} or {file, error}.
+// Prints one `RESULT {json}` line per workflow: {file, prompt_id, editors} or {file, error}.
 // The pytest side waits for each prompt to finish on the server.
 import { readFileSync } from "node:fs";
 import { launch, openApp, loadWorkflow, assert } from "./lib.mjs";
-import { settle, setWidgets, option } from "./page_helpers.mjs";
+import { settle } from "./page_helpers.mjs";
 
-const quick = JSON.parse(option("--quick") ?? "{}");
-const [url, ...files] = process.argv.slice(2).filter((a, i, all) => a !== "--quick" && all[i - 1] !== "--quick");
+const [url, ...files] = process.argv.slice(2);
 const { page, errors, close } = await launch();
 try {
   await openApp(page, url);
@@ -24,7 +23,6 @@ try {
       for (const e of editors) {
         assert(e.ok && e.shown === e.spec && !e.specError, `editor of node ${e.id} shows its spec: ${JSON.stringify(e)}`);
       }
-      await setWidgets(page, quick);
       const posted = page.waitForResponse((r) => r.url().endsWith("/prompt") && r.request().method() === "POST", { timeout: 60000 });
       await page.locator("button:has-text('Run')").first().click();
       const response = await posted;

@@ -13,10 +13,13 @@ PACKAGE = "dragnext_pack"
 
 
 def host_on_cpu():
-    """Point the host at the CPU before comfy.model_management is first imported."""
+    """Start the host as `--cpu --use-pytorch-cross-attention` would, before
+    comfy.model_management is first imported (on the CPU the host otherwise picks its
+    sub-quadratic attention, 25% slower on the toy prior's 256-token layers)."""
     import comfy.cli_args
     if "comfy.model_management" not in sys.modules:
         comfy.cli_args.args.cpu = True
+        comfy.cli_args.args.use_pytorch_cross_attention = True
 
 
 def load_pack():

@@ -1,6 +1,6 @@
 """The project's toy diffusion prior: a small UNet of the host's SD1.5 family
 (comfy.supported_models.SD15, BaseModel, EPS, SD1 discrete schedule) working on
-8x8 pixel patches projected onto a fixed PCA basis (16 components, whitened), computed
+8x8 pixel patches projected onto a fixed PCA basis (16 components, one common scale), computed
 from training scenes: encoding is a projection, decoding its reconstruction, near-exact on
 these smooth scenes, and no wider than the UNet (a 192-channel latent through 64 model
 channels left most of the noise unpredictable).
@@ -28,7 +28,7 @@ CONTEXT_KEY = "toy_prior.context"
 
 
 class PatchLatent(comfy.latent_formats.LatentFormat):
-    """Whitened PCA coefficients of 8x8 patches of [-1, 1] pixels (unit variance)."""
+    """Scaled PCA coefficients of 8x8 patches of [-1, 1] pixels (one common scale, mean variance 1)."""
     latent_channels = LATENT_CHANNELS
 
     def __init__(self, scale_factor: float = 2.0):
@@ -87,18 +87,21 @@ def init_weights(net: torch.nn.Module, seed: int):
 
 
 def fit_basis(images: torch.Tensor, k: int = LATENT_CHANNELS) -> dict:
-    """PCA of the 8x8 patches of (B, 3, H, W) images in [-1, 1]: top-k basis, mean, std."""
+    """PCA of the 8x8 patches of (B, 3, H, W) images in [-1, 1]: top-k basis, mean, and one
+    common scale for all coefficients (mean variance 1). Not whitened: the colour components
+    keep their larger size, so noise at t ~ 750 hides the layout less than the detail."""
     u = torch.nn.functional.pixel_unshuffle(images.to(torch.float64), PATCH).movedim(1, -1).reshape(-1, PATCH_DIM)
     mean = u.mean(0)
     evals, evecs = torch.linalg.eigh(torch.cov((u - mean).T))
     order = torch.argsort(evals, descending=True)[:k]
     basis = evecs[:, order].T.contiguous()
     basis = basis * torch.sign(basis.sum(1, keepdim=True) + 1e-12)  # a fixed sign per component
-    return {BASIS_KEYS[0]: basis.float(), BASIS_KEYS[1]: mean.float(), BASIS_KEYS[2]: evals[order].clamp_min(1e-8).sqrt().float()}
+    scale = evals[order].clamp_min(1e-8).mean().sqrt().expand(k)  # stored per component: the loader reads any scale
+    return {BASIS_KEYS[0]: basis.float(), BASIS_KEYS[1]: mean.float(), BASIS_KEYS[2]: scale.float().contiguous()}
 
 
 def encode_patches(pixels: torch.Tensor, basis: dict) -> torch.Tensor:
-    """(B, 3, H, W) in [-1, 1] -> (B, 16, H/8, W/8) whitened PCA coefficients."""
+    """(B, 3, H, W) in [-1, 1] -> (B, 16, H/8, W/8) scaled PCA coefficients."""
     b, m, s = (basis[k].to(pixels) for k in BASIS_KEYS)
     u = torch.nn.functional.pixel_unshuffle(pixels, PATCH) - m.view(1, -1, 1, 1)
     return torch.einsum("bchw,kc->bkhw", u, b) / s.view(1, -1, 1, 1)

@@ -1,10 +1,11 @@
-"""How good is the toy prior as a denoiser? Per noise level, the error of its clean-latent
-prediction on held-out scenes, and a sheet of unconditional DDIM samples.
+"""How good is the toy prior as a denoiser? Per noise level, the error of its clean-image
+prediction on held-out scenes (in pixels, so priors on differently scaled latents compare),
+and a sheet of unconditional DDIM samples.
 
     PYTHONPATH=.comfyui:. .venv/bin/python -m proof.prior_quality [--prior DIR] [--out out/prior_samples.png]
 
 The levels that matter to DragNeXt are t = 741..641 (PBSI at strength 0.75, 50 steps): a
-prior whose x0 error there is near the data variance cannot turn latent edits into objects.
+prior whose x0 error there is near the images' variance cannot turn latent edits into objects.
 """
 import argparse
 
@@ -24,16 +25,19 @@ from proof.train_prior import scene_images, to_pixels  # noqa: E402
 LEVELS = (1, 50, 200, 400, 600, 750, 900, 981)
 
 
-def x0_errors(net, alphas, context, x0: torch.Tensor, seed: int = 1) -> dict:
-    """t -> mean squared error of the predicted clean latent, one noise draw per image."""
+def x0_errors(net, alphas, context, pixels: torch.Tensor, basis: dict, seed: int = 1) -> dict:
+    """t -> mean squared error of the predicted clean image ([0, 1] units, decoded from the
+    predicted clean latent), one noise draw per image of (B, 3, H, W) pixels in [-1, 1]."""
     g = torch.Generator().manual_seed(seed)
+    x0 = prior.encode_patches(pixels, basis)
     out = {}
     for t in LEVELS:
         a = alphas[t]
         eps = torch.randn(x0.shape, generator=g)
         zt = ddim_step(x0, eps, 1.0, a)
         pred = net(zt, timesteps=torch.full((len(x0),), float(t)), context=context.expand(len(x0), -1, -1))
-        out[t] = float(((ddim_step(zt, pred, a, 1.0) - x0) ** 2).mean())
+        decoded = prior.decode_patches(ddim_step(zt, pred, a, 1.0), basis)
+        out[t] = float(((decoded - pixels) / 2).pow(2).mean())
     return out
 
 
@@ -59,12 +63,13 @@ def main():
     model, basis = patcher.model, vae.first_stage_model.basis
     alphas = alphas_from_sigmas(model.model_sampling.sigmas)
     size = int(prior.load_config(args.prior)["image_size"])
-    x0 = prior.encode_patches(to_pixels(scene_images(16, 0, size)), basis)  # evaluation seeds
+    pixels = to_pixels(scene_images(16, 0, size))  # evaluation seeds
     with torch.no_grad():
-        errors = x0_errors(model.diffusion_model, alphas, cond[0][0], x0)
-        samples = ddim_samples(model.diffusion_model, alphas, cond[0][0], 8, x0.shape[1:])
-    print(f"clean-latent variance {float(x0.var()):.3f}; x0 MSE by timestep: "
-          + ", ".join(f"t={t}: {e:.3f}" for t, e in errors.items()))
+        errors = x0_errors(model.diffusion_model, alphas, cond[0][0], pixels, basis)
+        latent_shape = (prior.LATENT_CHANNELS, size // prior.PATCH, size // prior.PATCH)
+        samples = ddim_samples(model.diffusion_model, alphas, cond[0][0], 8, latent_shape)
+    print(f"image variance {float((pixels / 2).var()):.4f}; clean-image MSE by timestep: "
+          + ", ".join(f"t={t}: {e:.4f}" for t, e in errors.items()))
     sheet = prior.latent_to_image(samples, basis).numpy()
     Image.fromarray((np.concatenate(list(sheet), axis=1) * 255).round().astype(np.uint8)).save(args.out)
     print(f"wrote {args.out} (8 unconditional DDIM samples, 50 steps)")

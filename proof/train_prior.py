@@ -29,13 +29,14 @@ def scene_images(n_scenes: int, seed_base: int, size: int) -> np.ndarray:
     as uint8 (2*n, size, size, 3): edited scenes are scenes too."""
     out = np.empty((2 * n_scenes, size, size, 3), dtype=np.uint8)
     for k in range(n_scenes):
-        seed = seed_base + k
-        while True:  # a seed whose dragged object cannot be placed moves on, deterministically
+        for attempt in range(100):  # a seed whose dragged object cannot be placed moves on, deterministically
             try:
-                sc = scenes.make_scene(seed, scenes.OP_TYPES[k % len(scenes.OP_TYPES)], size=size)
+                sc = scenes.make_scene(seed_base + k + attempt * 10 ** 6, scenes.OP_TYPES[k % len(scenes.OP_TYPES)], size=size)
                 break
             except ValueError:
-                seed += 10 ** 6
+                pass
+        else:
+            raise ValueError(f"no scene of {size}x{size} pixels could be placed (100 seeds tried): use a larger size")
         out[2 * k] = np.round(sc.image * 255)
         out[2 * k + 1] = np.round(sc.edited * 255)
     return out

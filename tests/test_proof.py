@@ -127,3 +127,41 @@ def test_min_snr_weights_leave_high_noise_levels_alone_and_damp_low_ones():
     alpha = torch.tensor([0.5, 5 / 6, 0.99])           # SNR 1, 5, 99
     assert torch.allclose(snr_weight(alpha, 5.0), torch.tensor([1.0, 1.0, 5 / 99]))
     assert torch.equal(snr_weight(alpha, None), torch.ones(3))
+
+
+def test_patch_basis_keeps_the_components_relative_sizes():
+    g = torch.Generator().manual_seed(0)
+    images = (torch.rand((4, 3, 32, 32), generator=g) * torch.tensor([1.0, 0.3, 0.1]).view(1, 3, 1, 1) * 2 - 1).double()
+    basis = prior.fit_basis(images)
+    coeffs = prior.encode_patches(images.float(), basis).movedim(1, -1).reshape(-1, prior.LATENT_CHANNELS)
+    patches = torch.nn.functional.pixel_unshuffle(images, prior.PATCH).movedim(1, -1).reshape(-1, prior.PATCH_DIM)
+    pca = torch.linalg.eigvalsh(torch.cov(patches.T)).flip(0)[:prior.LATENT_CHANNELS].float()
+    assert torch.allclose(coeffs.var(0), pca / pca.mean(), atol=1e-3)  # one common scale, mean variance 1
+    assert pca[0] > 2 * pca[-1]
+
+
+def test_prior_quality_measures_clean_image_error_in_pixels():
+    from dragnext_ops.ddim import alphas_from_sigmas
+    from proof.prior_quality import LEVELS, x0_errors
+    from proof.train_prior import scene_images, to_pixels
+    pixels = to_pixels(scene_images(1, 0, 128))
+    basis = prior.fit_basis(pixels.double())
+    x0 = prior.encode_patches(pixels, basis)
+    alphas = alphas_from_sigmas(prior.build_base_model(prior.load_config()).model_sampling.sigmas).float()
+
+    def oracle(zt, timesteps, context):  # the true noise, from the true clean latent
+        a = alphas[int(timesteps[0])]
+        return (zt - a.sqrt() * x0) / (1 - a).sqrt()
+
+    reconstruction = float(((prior.decode_patches(x0, basis) - pixels) / 2).pow(2).mean())
+    exact = x0_errors(oracle, alphas, torch.zeros(1, 77, 8), pixels, basis)
+    assert all(abs(e - reconstruction) < 1e-6 for e in exact.values())  # only the PCA's own error
+    blind = x0_errors(lambda zt, timesteps, context: torch.zeros_like(zt), alphas, torch.zeros(1, 77, 8), pixels, basis)
+    errors = [blind[t] for t in LEVELS]
+    assert errors == sorted(errors) and errors[-1] > 100 * errors[0]  # predicting no noise: worse as noise grows
+
+
+def test_training_images_refuse_a_size_no_scene_fits():
+    from proof.train_prior import scene_images
+    with pytest.raises(ValueError, match="larger size"):
+        scene_images(1, 0, 16)

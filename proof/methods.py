@@ -113,12 +113,14 @@ TUNED = {"feature_layers": "all_stages", "lr": 0.2}
 
 
 def all_methods(s: Settings) -> dict:
-    """name -> method, the default last but one. 'final' is geometry's progress 1 throughout."""
+    """name -> method. 'final' is geometry's progress 1 throughout; 'all stages' is the
+    paper's feature choice where the default is the reference code's last up block."""
     return {
         "no edit": no_edit(s),
         "copy-paste (RegionDrag-like)": copy_paste(s),
         "PBSI 1 timestep": dragnext(s, pbsi_timesteps=1),
         "no intermediate states": dragnext(s, progress_schedule="final"),
         "DragNeXt (default)": dragnext(s),
+        "DragNeXt (all stages)": dragnext(s, feature_layers="all_stages"),
         "DragNeXt (all stages, lr 0.2)": dragnext(s, **TUNED),
     }

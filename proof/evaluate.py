@@ -129,7 +129,7 @@ def main():
     ap.add_argument("--prior", default=None, help="toy prior folder (default: models/toy_prior)")
     ap.add_argument("--quick", action="store_true", help="10 DDIM steps, 3 PBSI timesteps x 4 iterations")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--feature-layers", choices=("last_up_block", "all_stages"), default=None,
+    ap.add_argument("--feature-layers", choices=pack_module("nodes.feature_taps").FEATURE_LAYERS, default=None,
                     help="PBSI features for every DragNeXt row (default: the node's, the reference's "
                          "last up block); all_stages runs the ablations at the paper's choice")
     args = ap.parse_args()

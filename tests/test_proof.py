@@ -140,14 +140,14 @@ def test_patch_basis_keeps_the_components_relative_sizes():
     assert pca[0] > 2 * pca[-1]
 
 
-def test_prior_quality_measures_clean_image_error_in_pixels():
+def test_prior_quality_measures_clean_image_error_in_pixels(loaded):
     from dragnext_ops.ddim import alphas_from_sigmas
     from proof.prior_quality import LEVELS, x0_errors
     from proof.train_prior import scene_images, to_pixels
     pixels = to_pixels(scene_images(1, 0, 128))
     basis = prior.fit_basis(pixels.double())
     x0 = prior.encode_patches(pixels, basis)
-    alphas = alphas_from_sigmas(prior.build_base_model(prior.load_config()).model_sampling.sigmas).float()
+    alphas = alphas_from_sigmas(loaded[0].model.model_sampling.sigmas).float()  # the host's SD1 schedule
 
     def oracle(zt, timesteps, context):  # the true noise, from the true clean latent
         a = alphas[int(timesteps[0])]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import torch
 
 from dragnext.nodes.denoise_node import DragNeXtDenoise
+from dragnext.nodes.feature_taps import DEFAULT_FEATURE_LAYERS
 from dragnext.nodes.host_unet import PassMeter
 from dragnext.nodes.inversion_node import DragNeXtInversion
 from dragnext.nodes.pbsi_node import DragNeXtPBSI
@@ -28,7 +29,7 @@ class Stage:
         return self.forward[1] + self.forward_backward[1]
 
 
-def run_edit(model, cond, size: int, preset, device, feature_layers="last_up_block", on_stage=None) -> list:
+def run_edit(model, cond, size: int, preset, device, feature_layers=DEFAULT_FEATURE_LAYERS, on_stage=None) -> list:
     """The measured stages, in order; `on_stage(stage)` hears each as it ends (long runs)."""
     image, latent = scene.inputs(size)
     timer = PassTimer(device)

@@ -18,6 +18,8 @@ comfy.cli_args.args.cpu = not torch.cuda.is_available()  # before comfy.model_ma
 import comfy.ldm.modules.attention as attention  # noqa: E402
 import comfy.model_management as mm  # noqa: E402
 
+from dragnext.nodes.feature_taps import DEFAULT_FEATURE_LAYERS, FEATURE_LAYERS  # noqa: E402
+
 from . import calibrate, model, report  # noqa: E402
 from .edit import run_edit  # noqa: E402
 from .presets import PRESETS  # noqa: E402
@@ -31,7 +33,7 @@ def parse_args(argv=None):
     p.add_argument("--preset", choices=sorted(PRESETS), default="default")
     p.add_argument("--size", type=int, default=256, help="image side in pixels (multiple of 8)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="auto", help="UNet dtype; auto: the host's choice")
-    p.add_argument("--feature-layers", choices=["last_up_block", "all_stages"], default="last_up_block")
+    p.add_argument("--feature-layers", choices=FEATURE_LAYERS, default=DEFAULT_FEATURE_LAYERS)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--warmup", type=int, choices=[0, 1], default=None,
                    help="first run an untimed quick edit at the same size, so model loading and kernel "

@@ -31,7 +31,7 @@ from .server import REPO, ComfyServer  # noqa: E402
 
 def toy_job(seed: int, op_type: str):
     """(before, ground truth, spec, graph builder) for a scene of the toy prior's kind, edited
-    with the two PBSI inputs set for this small prior (proof/README.md), the rest at defaults."""
+    with the PBSI input set for this small prior (proof/README.md), the rest at defaults."""
     from proof.methods import TUNED
     from proof.scenes import make_scene
     scene = make_scene(seed, op_type)

@@ -5,7 +5,7 @@ from comfy_api.latest import io
 from ..dragnext_ops.geometry import PROGRESS_SCHEDULES
 from ..dragnext_ops.pbsi import PBSIConfig, run_pbsi
 from ..dragnext_ops.state import DragEdit
-from .feature_taps import FEATURE_LAYERS, FeatureTaps, with_feature_taps
+from .feature_taps import DEFAULT_FEATURE_LAYERS, FEATURE_LAYERS, FeatureTaps, with_feature_taps
 from .host_unet import PassMeter, run_stage, with_detached_weights
 from .sockets import DragEditSocket, DragSpecSocket, InversionSocket
 
@@ -40,9 +40,9 @@ class DragNeXtPBSI(io.ComfyNode):
                                tooltip="Adam learning rate on the variance-preserving latent (the reference: 0.02)."),
                 io.Float.Input("mask_weight", display_name="lambda", default=0.2, min=0.0, max=100.0, step=0.01,
                                tooltip="Weight of the term holding the latent outside the editable mask (the reference: 0.2)."),
-                io.Combo.Input("feature_layers", options=list(FEATURE_LAYERS), default="last_up_block",
-                               tooltip="last_up_block: the reference's last decoder block; all_stages: the paper's "
-                                       "concatenated outputs of every decoder stage."),
+                io.Combo.Input("feature_layers", options=list(FEATURE_LAYERS), default=DEFAULT_FEATURE_LAYERS,
+                               tooltip="all_stages: the paper's concatenated outputs of every decoder stage; "
+                                       "last_up_block: the reference code's last decoder block only."),
                 io.Combo.Input("progress_schedule", options=list(PROGRESS_SCHEDULES), default="paper",
                                tooltip="paper: intermediate states ramp over all PBSI timesteps; reference: over the "
                                        "first 3, with whole-cell offsets and 2-degree angles; final: no intermediate states "

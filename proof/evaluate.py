@@ -129,14 +129,9 @@ def main():
     ap.add_argument("--prior", default=None, help="toy prior folder (default: models/toy_prior)")
     ap.add_argument("--quick", action="store_true", help="10 DDIM steps, 3 PBSI timesteps x 4 iterations")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--feature-layers", choices=pack_module("nodes.feature_taps").FEATURE_LAYERS, default=None,
-                    help="PBSI features for every DragNeXt row (default: the node's, the reference's "
-                         "last up block); all_stages runs the ablations at the paper's choice")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     settings = M.Settings.quick() if args.quick else M.Settings()
-    if args.feature_layers:
-        settings.feature_layers = args.feature_layers
     t0 = time.time()
     evaluate(args.scenes, args.out, settings, tuple(args.ops), args.prior, args.methods)
     print(f"wrote {args.out}/results.md in {time.time() - t0:.0f}s")

@@ -24,7 +24,7 @@ class Settings:
     iterations: int = 10
     lr: float = 0.02
     mask_weight: float = 0.2
-    feature_layers: str = "last_up_block"
+    feature_layers: str = "all_stages"
     progress_schedule: str = "paper"
     mutual_attention: bool = True
     mutual_attention_from_layer: int = 3
@@ -34,7 +34,7 @@ class Settings:
         return cls(steps=10, inversion_strength=0.7, pbsi_timesteps=3, iterations=4)
 
 
-def _nodes():
+def node_classes() -> dict:
     return {name: getattr(pack_module(f"nodes.{mod}"), name) for mod, name in (
         ("inversion_node", "DragNeXtInversion"), ("spec_node", "DragNeXtSpec"),
         ("pbsi_node", "DragNeXtPBSI"), ("denoise_node", "DragNeXtDenoise"))}
@@ -50,8 +50,8 @@ def _inversion(model, vae, cond, scene, s: Settings, shared: dict):
         image = torch.from_numpy(scene.image)[None]
         with torch.inference_mode():
             latent = {"samples": vae.encode(image)}
-            inv = _out(_nodes()["DragNeXtInversion"].execute(model, latent, cond, s.steps, s.inversion_strength))
-            drag = _out(_nodes()["DragNeXtSpec"].execute(
+            inv = _out(node_classes()["DragNeXtInversion"].execute(model, latent, cond, s.steps, s.inversion_strength))
+            drag = _out(node_classes()["DragNeXtSpec"].execute(
                 image, json.dumps(scene.spec(with_regions=False)),
                 region_masks=torch.from_numpy(scene.region_masks().astype(np.float32)),
                 editable_mask=torch.from_numpy(scene.editable_mask.astype(np.float32))[None]))
@@ -73,8 +73,8 @@ def dragnext(s: Settings, **overrides):
         args.update(overrides)
         t0 = time.perf_counter()
         with torch.inference_mode():
-            edit = _out(_nodes()["DragNeXtPBSI"].execute(model, inv, drag, cond, **args))
-            latent = _out(_nodes()["DragNeXtDenoise"].execute(model, edit, cond, s.mutual_attention,
+            edit = _out(node_classes()["DragNeXtPBSI"].execute(model, inv, drag, cond, **args))
+            latent = _out(node_classes()["DragNeXtDenoise"].execute(model, edit, cond, s.mutual_attention,
                                                              s.mutual_attention_from_layer))
         image = _decode(vae, latent)
         return image, t_inv + time.perf_counter() - t0
@@ -91,7 +91,7 @@ def no_edit(s: Settings):
         # Both branches would be the same latent, so mutual attention would equal self-
         # attention at twice the passes: denoise the one branch.
         with torch.inference_mode():
-            latent = _out(_nodes()["DragNeXtDenoise"].execute(model, edit, cond, False,
+            latent = _out(node_classes()["DragNeXtDenoise"].execute(model, edit, cond, False,
                                                              s.mutual_attention_from_layer))
         return _decode(vae, latent), t_inv + time.perf_counter() - t0
     return run
@@ -107,20 +107,20 @@ def copy_paste(s: Settings):
     return run
 
 
-# Two node inputs set for this prior, whose small UNet's features move less per unit of
-# latent than SD1.5's: the paper's all-stage features and a 10x step (same pass counts).
-TUNED = {"feature_layers": "all_stages", "lr": 0.2}
+# For this prior, whose small UNet's features move less per unit of latent than SD1.5's:
+# a 10x step (same pass counts).
+TUNED = {"lr": 0.2}
 
 
 def all_methods(s: Settings) -> dict:
-    """name -> method. 'final' is geometry's progress 1 throughout; 'all stages' is the
-    paper's feature choice where the default is the reference code's last up block."""
+    """name -> method. 'final' is geometry's progress 1 throughout; 'last up block' is the
+    reference code's feature choice where the default is the paper's (all stages)."""
     return {
         "no edit": no_edit(s),
         "copy-paste (RegionDrag-like)": copy_paste(s),
         "PBSI 1 timestep": dragnext(s, pbsi_timesteps=1),
         "no intermediate states": dragnext(s, progress_schedule="final"),
         "DragNeXt (default)": dragnext(s),
-        "DragNeXt (all stages)": dragnext(s, feature_layers="all_stages"),
-        "DragNeXt (all stages, lr 0.2)": dragnext(s, **TUNED),
+        "DragNeXt (last up block)": dragnext(s, feature_layers="last_up_block"),
+        "DragNeXt (lr 0.2)": dragnext(s, **TUNED),
     }

@@ -65,7 +65,7 @@ def drag_workflow(spec: dict, prompt: str) -> dict:
         (4, "VAEEncode", (360, 260), (210, 46), []),
         (5, "DragNeXtInversion", (800, 60), (320, 130), [50, 0.75]),
         (6, "DragNeXtSpec", (360, 360), (420, 520), [json.dumps(spec, indent=1)]),
-        (7, "DragNeXtPBSI", (800, 260), (320, 250), [5, 10, 0.02, 0.2, "last_up_block", "paper"]),
+        (7, "DragNeXtPBSI", (800, 260), (320, 250), [5, 10, 0.02, 0.2, "all_stages", "paper"]),
         (8, "DragNeXtDenoise", (1160, 60), (320, 130), [True, 3]),
         (9, "VAEDecode", (1160, 260), (210, 46), []),
         (10, "SaveImage", (1160, 360), (400, 420), ["dragnext"]),

@@ -82,6 +82,14 @@ def test_copy_paste_maps_whole_cells_by_the_drag():
         assert op["mask"][sr * 8 + 4, sc * 8 + 4]
 
 
+def test_the_evaluation_runs_the_nodes_defaults():
+    from proof.methods import Settings, node_classes
+    defaults = {i.id: i.default for node in node_classes().values() for i in node.define_schema().inputs
+                if getattr(i, "default", None) is not None}
+    settings = Settings().__dict__
+    assert settings == {name: defaults[name] for name in settings}
+
+
 @pytest.fixture(scope="module")
 def quick_summary(tmp_path_factory):
     """Three translation scenes at the nodes' default settings (a few seconds per edit on
@@ -93,7 +101,7 @@ def quick_summary(tmp_path_factory):
     out = tmp_path_factory.mktemp("quick_eval")
     summary = evaluate(3, str(out), Settings(), op_types=("translate",),
                        method_names=["no edit", "copy-paste (RegionDrag-like)", "DragNeXt (default)",
-                                     "DragNeXt (all stages, lr 0.2)"],
+                                     "DragNeXt (lr 0.2)"],
                        sheet_scenes=1, log=lambda *_: None)
     return summary, out
 
@@ -111,15 +119,17 @@ def test_quick_evaluation_writes_its_table_and_the_harness_sees_a_moved_object(q
     assert paste["iou"] > none["iou"] + 0.1 and paste["dai"] < none["dai"]
 
 
-def test_pbsi_moves_the_object_towards_its_target(quick_summary):
-    # With the paper's all-stage features and a step this small UNet responds to, PBSI's
-    # latent edit brings the object's colour to its target pose: a check of the whole
-    # chain's direction (cell maps, sign, losses, denoise) on a prior with ground truth.
-    # At the reference's lr 0.02 it does not yet (proof/README.md): no assertion on it.
+def test_the_default_moves_the_object_towards_its_target(quick_summary):
+    # At the nodes' defaults PBSI's latent edit brings some of the object to its target
+    # pose (on 30 scenes: translate IoU 0.12 against 0.03, proof/README.md); with a step
+    # this small UNet responds to, most of it: a check of the whole chain's direction
+    # (cell maps, sign, losses, denoise) on a prior with ground truth.
     summary, _ = quick_summary
-    drag, none = summary["DragNeXt (all stages, lr 0.2)|translate"], summary["no edit|translate"]
-    assert drag["iou"] > none["iou"] + 0.15, (drag, none)
-    assert drag["dai"] < 0.7 * none["dai"] and drag["l1_target"] < none["l1_target"]
+    none = summary["no edit|translate"]
+    default, tuned = summary["DragNeXt (default)|translate"], summary["DragNeXt (lr 0.2)|translate"]
+    assert default["iou"] > none["iou"] + 0.05 and default["dai"] < none["dai"], (default, none)
+    assert tuned["iou"] > none["iou"] + 0.15, (tuned, none)
+    assert tuned["dai"] < 0.7 * none["dai"] and tuned["l1_target"] < none["l1_target"]
 
 
 def test_min_snr_weights_leave_high_noise_levels_alone_and_damp_low_ones():

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 from dragnext.dragnext_ops.spec import parse_spec
+from harness.example_scene import TRANSLATE
+from harness.graphs import drag_graph
 
 WORKFLOWS = sorted((Path(__file__).resolve().parent.parent / "workflows").glob("*.json"))
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
@@ -75,3 +77,28 @@ def test_workflow_matches_object_info(path, object_info):
         declared = {**object_info[dst_node["type"]]["input"]["required"],
                     **object_info[dst_node["type"]]["input"].get("optional", {})}
         assert declared[dst_input["name"]][0] == link_type, f"link {link_id} into {dst_input['name']}"
+
+
+def method_nodes(nodes):
+    """The DragNeXt nodes whose widgets are method settings (the spec's widget is the drag)."""
+    return [n for n in nodes if n.startswith("DragNeXt") and n != "DragNeXtSpec"]
+
+
+def defaults(info: dict) -> dict:
+    return {name: options.get("default") for name, _, options in widget_inputs(info)}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_settings_are_the_nodes_defaults(path, object_info):
+    # The examples show the method as shipped: a changed node default must reach them.
+    nodes = {n["type"]: n for n in json.loads(path.read_text())["nodes"]}
+    for node_type in method_nodes(nodes):
+        expected = defaults(object_info[node_type])
+        assert dict(zip(expected, nodes[node_type]["widgets_values"])) == expected, node_type
+
+
+def test_harness_graphs_run_the_nodes_defaults(object_info):
+    graph = {n["class_type"]: n["inputs"] for n in drag_graph("model.safetensors", "image.png", TRANSLATE).values()}
+    for node_type in method_nodes(graph):
+        expected = defaults(object_info[node_type])
+        assert {name: graph[node_type][name] for name in expected} == expected, node_type

@@ -35,6 +35,7 @@ class Settings:
 
 
 def node_classes() -> dict:
+    """The four DragNeXt node classes by node id, imported as the host imports the pack."""
     return {name: getattr(pack_module(f"nodes.{mod}"), name) for mod, name in (
         ("inversion_node", "DragNeXtInversion"), ("spec_node", "DragNeXtSpec"),
         ("pbsi_node", "DragNeXtPBSI"), ("denoise_node", "DragNeXtDenoise"))}

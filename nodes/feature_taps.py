@@ -14,8 +14,7 @@ import torch
 from comfy.ldm.modules.diffusionmodules.openaimodel import Upsample
 
 FEATURE_LAYERS = ("all_stages", "last_up_block")
-# The paper's choice. Its cost on SD1.5 at 512 px (bench.run --preset probe, CPU fp32): PBSI
-# peak RSS 9.66 GB against 9.35 GB, same pass time; only the sampled cells are extra.
+# The paper's choice; its memory and time against last_up_block: bench/README.md.
 DEFAULT_FEATURE_LAYERS = "all_stages"
 
 

@@ -76,7 +76,7 @@ def main():
         client = ComfyClient(server.url)
         graph = build(client.upload_pil("dragnext_demo.png", before), spec)
         started = time.time()
-        result = client.run(graph, timeout=3600, on_message=_print_progress)
+        result = client.run(graph, timeout=3600, on_message=_progress_printer(graph))
         print()
         if result["status"] != "success":
             errors = [m["data"] for m in result["messages"] if m["type"] == "execution_error"]
@@ -104,10 +104,26 @@ def _side_by_side(images):
     return sheet
 
 
-def _print_progress(msg):
-    if msg["type"] == "progress":
+# What each node with a progress bar is called in the demo's output (stages, not node ids).
+STAGES = {"DragNeXtInversion": "inversion", "DragNeXtPBSI": "PBSI", "DragNeXtDenoise": "denoise"}
+
+
+def _progress_printer(graph):
+    """on_message for ComfyClient.run: one line per stage ("inversion 12/38"), redrawn in place."""
+    shown = {"stage": None}
+
+    def print_progress(msg):
+        if msg["type"] != "progress":
+            return
         d = msg["data"]
-        print(f"\rnode {d['node']}: {d['value']}/{d['max']}   ", end="", flush=True)
+        kind = graph.get(str(d["node"]), {}).get("class_type", f"node {d['node']}")
+        stage = STAGES.get(kind, kind)
+        if shown["stage"] not in (None, stage):
+            print()
+        shown["stage"] = stage
+        print(f"\r{stage} {d['value']}/{d['max']}   ", end="", flush=True)
+
+    return print_progress
 
 
 if __name__ == "__main__":

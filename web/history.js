@@ -12,15 +12,32 @@ export class History {
     this.past = [];
     this.future = [];
     this.current = current;
+    this.group = null;
   }
 
-  /** Record a new current state; a no-op if it did not change. Returns whether it did. */
-  push(next) {
+  /**
+   * Record a new current state; a no-op if it did not change. Returns whether it did.
+   * Pushes with the same non-null group in a row are one step (typing in the JSON box).
+   */
+  push(next, group = null) {
     if (next === this.current) return false;
-    this.past.push(this.current);
-    if (this.past.length > this.limit) this.past.shift();
+    const merge = group !== null && group === this.group && this.past.length > 0;
+    this.group = group;
+    if (!merge) {
+      this.past.push(this.current);
+      if (this.past.length > this.limit) this.past.shift();
+    }
     this.future = [];
     this.current = next;
+    return true;
+  }
+
+  /** Forget the last n recorded steps, as if never made (a double-click's two stray clicks). */
+  drop(n) {
+    if (n <= 0 || n > this.past.length) return false;
+    this.current = this.past[this.past.length - n];
+    this.past.length -= n;
+    this.group = null;
     return true;
   }
 
@@ -32,6 +49,7 @@ export class History {
     if (!this.canUndo()) return null;
     this.future.push(this.current);
     this.current = this.past.pop();
+    this.group = null;
     return this.current;
   }
 
@@ -40,6 +58,7 @@ export class History {
     if (!this.canRedo()) return null;
     this.past.push(this.current);
     this.current = this.future.pop();
+    this.group = null;
     return this.current;
   }
 }

@@ -29,3 +29,33 @@ test("history is bounded and reset forgets", () => {
   assert.equal(h.canUndo() || h.canRedo(), false);
   assert.equal(h.current, "x");
 });
+
+test("pushes of one group are one undo step; any other push or undo ends the group", () => {
+  const h = new History("a");
+  h.push("b");
+  h.push("b1", 7);
+  h.push("b12", 7);
+  h.push("b123", 7);
+  assert.equal(h.undo(), "b", "typing is undone at once");
+  assert.equal(h.redo(), "b123");
+  h.push("c", 8);
+  h.push("d"); // ungrouped: a step of its own
+  h.push("d1", 8); // the same group after another push starts a new step
+  assert.equal(h.undo(), "d");
+  assert.equal(h.undo(), "c");
+  assert.equal(h.undo(), "b123");
+});
+
+test("drop forgets the last steps without leaving them to redo", () => {
+  const h = new History("a");
+  h.push("b");
+  h.push("c");
+  h.push("d");
+  assert.equal(h.drop(2), true);
+  assert.equal(h.current, "b");
+  assert.equal(h.canRedo(), false);
+  assert.equal(h.undo(), "a");
+  assert.equal(h.drop(5), false, "cannot drop more than was recorded");
+  assert.equal(h.drop(0), false);
+  assert.equal(h.current, "a");
+});

@@ -1,13 +1,17 @@
 // ComfyUI bridge: puts a DragEditor on every DragNeXtSpec node and keeps it in step with
 // the node's `spec` widget (saved with the workflow, sent with the prompt), the upstream
-// image and the MASK inputs. Only the extension API that packs rely on is used:
-// app.registerExtension, node.addDOMWidget, widgets, inputs/getInputNode, api.apiURL, and
-// LiteGraph's emitBeforeChange/emitAfterChange around edits.
+// image, the MASK inputs and the run's result images. Only the extension API that packs
+// rely on is used: app.registerExtension, node.addDOMWidget, widgets (their `hidden` flag,
+// and options.hidden for the Vue-node view), inputs/getInputNode, getOutputNodes,
+// api.apiURL and api's `executed` event, and LiteGraph's emitBeforeChange/emitAfterChange
+// around edits. The same code runs in the classic canvas and in Nodes 2.0 (Vue nodes).
 
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { DragEditor } from "./editor.js";
+import { openFullWindow } from "./full_window.js";
 import { parseImageValue, viewPath } from "./image_source.js";
+import { resultNodes, resultRole } from "./results.js";
 
 const NODE = "DragNeXtSpec";
 const MIN_EDITOR_HEIGHT = 380;
@@ -41,13 +45,45 @@ function imageSource(node, bridge) {
   return [null, `The image comes from "${up.title}": run the graph once to see it here.`];
 }
 
+/** The live graph as results.js reads it: {id: {type, outputs: {name: [ids]}}}. */
+function graphOutline(graph) {
+  const outline = {};
+  for (const n of graph?.nodes ?? []) {
+    const outputs = {};
+    (n.outputs ?? []).forEach((o, slot) => { outputs[o.name] = (n.getOutputNodes?.(slot) ?? []).map((d) => String(d.id)); });
+    outline[String(n.id)] = { type: n.type, outputs };
+  }
+  return outline;
+}
+
+function loadImage(url) {
+  return new Promise((done, fail) => {
+    const img = new Image();
+    img.onload = () => done(img);
+    img.onerror = () => fail(new Error(`could not load ${url}`));
+    img.src = url;
+  });
+}
+
+const outputURL = (img) => api.apiURL(viewPath({ filename: img.filename, subfolder: img.subfolder ?? "", type: img.type ?? "output" }));
+
 class Bridge {
   constructor(node) {
     this.node = node;
     this.preview = null; // the node's own output image, after a run
     this.url = undefined;
+    this.results = { edited: null, states: [] };
+    this.window = null; // the open full-window view, if any
     this.spec = node.widgets?.find((w) => w.name === "spec");
-    this.editor = new DragEditor({ onChange: (text) => this.write(text) });
+    if (this.spec) {
+      // The text stays the source of truth (saved, sent, editable) but is folded into the
+      // editor's JSON toggle: hidden here in both views.
+      this.spec.hidden = true;
+      this.spec.options = { ...(this.spec.options ?? {}), hidden: true };
+      // the classic canvas still lays hidden widgets out: no height for this one
+      this.spec.computeSize = () => [0, -4];
+    }
+    this.editor = new DragEditor({ onChange: (text) => this.write(text), onOpenWindow: () => this.openWindow() });
     this.widget = node.addDOMWidget("drag_editor", "dragnext_editor", this.editor.root, {
       serialize: false, // the state lives in `spec`; this widget only shows it
       hideOnZoom: false,
@@ -63,7 +99,28 @@ class Bridge {
     this.sync();
   }
 
-  remove() { clearInterval(this.timer); }
+  remove() {
+    clearInterval(this.timer);
+    this.window?.close();
+  }
+
+  editors() { return this.window ? [this.editor, this.window.editor] : [this.editor]; }
+
+  openWindow() {
+    if (this.window) return;
+    this.window = openFullWindow(this.editor, { onChange: (text) => this.write(text), onClosed: () => { this.window = null; } });
+  }
+
+  /** An `executed` message: keep the images that show this node's edit. */
+  async executed(detail) {
+    const role = resultRole(resultNodes(graphOutline(app.graph), this.node.id), detail?.display_node ?? detail?.node);
+    const images = detail?.output?.images ?? [];
+    if (!role || !images.length) return;
+    const loaded = await Promise.all(images.map((i) => loadImage(outputURL(i))));
+    if (role === "edited") this.results = { ...this.results, edited: loaded[0] };
+    else this.results = { ...this.results, states: loaded };
+    for (const ed of this.editors()) ed.setResults(this.results);
+  }
 
   write(text) {
     if (!this.spec) return;
@@ -79,15 +136,16 @@ class Bridge {
 
   /** Pull whatever changed outside the editor: the spec text, the image, the MASK inputs. */
   sync() {
-    if (this.spec) this.editor.setSpec(this.spec.value ?? "");
-    this.editor.setInputs({ regionMasks: isConnected(this.node, "region_masks"), editableMask: isConnected(this.node, "editable_mask") });
+    if (this.spec && !this.window) this.editor.setSpec(this.spec.value ?? "");
+    const inputs = { regionMasks: isConnected(this.node, "region_masks"), editableMask: isConnected(this.node, "editable_mask") };
+    for (const ed of this.editors()) ed.setInputs(inputs);
     const [url, note] = imageSource(this.node, this);
     if (url === this.url) return;
     this.url = url;
-    if (!url) { this.editor.setImage(null, note); return; }
+    if (!url) { for (const ed of this.editors()) ed.setImage(null, note); return; }
     const img = new Image();
-    img.onload = () => { if (this.url === url) this.editor.setImage(img, null); };
-    img.onerror = () => { if (this.url === url) this.editor.setImage(null, `Could not load the image (${url}).`); };
+    img.onload = () => { if (this.url === url) for (const ed of this.editors()) ed.setImage(img, null); };
+    img.onerror = () => { if (this.url === url) for (const ed of this.editors()) ed.setImage(null, `Could not load the image (${url}).`); };
     img.src = url;
   }
 }
@@ -117,8 +175,16 @@ app.registerExtension({
     chain(nodeType.prototype, "onExecuted", function (output) {
       const img = output?.images?.[0];
       if (!img || !this.dragnext) return;
-      this.dragnext.preview = api.apiURL(viewPath({ filename: img.filename, subfolder: img.subfolder ?? "", type: img.type ?? "output" }));
+      this.dragnext.preview = outputURL(img);
       this.dragnext.sync();
+    });
+  },
+  setup() {
+    // One listener for all nodes: each DragNeXtSpec node keeps the images of its own edit.
+    api.addEventListener("executed", ({ detail }) => {
+      for (const node of app.graph?.nodes ?? []) {
+        node.dragnext?.executed(detail).catch((e) => console.error("DragNeXt: result image", e));
+      }
     });
   },
 });

@@ -1,8 +1,11 @@
 // The canvas editor: state, history, commands, keyboard and drawing. Host-agnostic: it
 // knows nothing of ComfyUI; the bridge (dragnext_editor.js) feeds it the image, the spec
-// text and the MASK-input status, and receives each committed spec through onChange.
+// text, the MASK-input status and a run's results, and receives each committed spec
+// through onChange. mode "node" is the editor inside the node; mode "window" the
+// full-window view (full_window.js), which adds zoom and pan and shares the history.
 
 import { fitView } from "./geometry.js";
+import { zoomAbout, centredAt } from "./viewport.js";
 import { rasterise } from "./raster.js";
 import { serialise, parse, validate, emptyState, newOperation } from "./spec.js";
 import { History } from "./history.js";
@@ -11,10 +14,19 @@ import { buildControls, TOOLS } from "./toolbar.js";
 import { attachPointer } from "./interactions.js";
 
 export class DragEditor {
-  constructor({ onChange = () => {} } = {}) {
+  constructor({ onChange = () => {}, mode = "node", history = null, onOpenWindow = null, onClose = null } = {}) {
+    if (mode !== "node" && mode !== "window") throw new Error(`mode must be "node" or "window", not ${JSON.stringify(mode)}`);
     this.onChange = onChange;
+    this.mode = mode;
+    this.onOpenWindow = onOpenWindow; // node mode: open the full-window view
+    this.onClose = onClose; // window mode: close it
     this.state = emptyState();
-    this.history = new History(serialise(this.state));
+    this.history = history ?? new History(serialise(this.state));
+    this.userView = null; // window mode: the zoomed/panned view; null = the whole image fitted
+    this.results = null; // a run's images: {edited: Image|null, states: [Image]}
+    this.display = "original"; // which picture is shown: "original", "edited" or "state"
+    this.stateIndex = 0;
+    this.showJSON = false;
     this.selected = -1;
     this.tool = "brush";
     this.layer = "region";
@@ -43,11 +55,17 @@ export class DragEditor {
     this.keys.setAttribute("aria-label", "DragNeXt editor shortcuts");
     this.root.append(this.keys);
     this.root.addEventListener("keydown", (e) => this.onKey(e));
-    this.root.addEventListener("click", (e) => { if (e.target.closest?.("button")) this.focusKeys(); });
+    this.root.addEventListener("keyup", (e) => { if (e.key === " ") this.panKey = false; });
+    this.root.addEventListener("click", (e) => { if (e.target.closest?.("button") && !this.covered) this.focusKeys(); });
     attachPointer(this);
-    new ResizeObserver(() => this.redraw()).observe(this.controls.view);
+    this.resizes = new ResizeObserver(() => this.redraw());
+    this.resizes.observe(this.controls.view);
+    if (this.history.current !== serialise(this.state)) this.applyText(this.history.current);
     this.refresh();
   }
+
+  /** Stop observing (a closed full-window view). */
+  dispose() { this.resizes.disconnect(); }
 
   colour(i) { return opColour(i); }
 
@@ -78,8 +96,10 @@ export class DragEditor {
   /** image: a loaded HTMLImageElement (or null with a note saying why there is none). */
   setImage(image, note = null) {
     const first = !this.size;
+    const resized = image?.naturalWidth !== this.size?.width || image?.naturalHeight !== this.size?.height;
     this.image = image;
     this.size = image ? { width: image.naturalWidth, height: image.naturalHeight } : null;
+    if (resized) this.userView = null;
     this.imageNote = note;
     if (first && this.size) this.brushRadius = Math.max(2, Math.round(Math.min(this.size.width, this.size.height) / 40));
     this.refresh();
@@ -92,6 +112,70 @@ export class DragEditor {
     this.refresh();
   }
 
+  /**
+   * A run's images for this node's edit: {edited: Image|null, states: [Image]} (or null).
+   * Shown instead of the original on request; the drawing always refers to the original.
+   */
+  setResults(results) {
+    this.results = results;
+    if (!results?.edited && this.display === "edited") this.display = "original";
+    if (!results?.states?.length && this.display === "state") this.display = "original";
+    this.stateIndex = Math.min(this.stateIndex, Math.max(0, (results?.states?.length ?? 1) - 1));
+    this.refresh();
+  }
+
+  /** The picture under the drawing: the original, or a result being looked at. */
+  shownImage() {
+    if (this.display === "edited" && this.results?.edited) return this.results.edited;
+    if (this.display === "state" && this.results?.states?.[this.stateIndex]) return this.results.states[this.stateIndex];
+    return this.image;
+  }
+
+  /** Toggle between the original and the edited image (O). */
+  toggleResult() {
+    if (!this.results?.edited) { this.message = "No result yet: run the graph to see the edited image here."; this.refresh(); return; }
+    this.display = this.display === "original" ? "edited" : "original";
+    this.refresh();
+  }
+
+  /** Show PBSI's intermediate state i (the states strip). */
+  showState(i) {
+    const n = this.results?.states?.length ?? 0;
+    if (!n) return;
+    this.stateIndex = Math.min(n - 1, Math.max(0, Math.round(i)));
+    this.display = "state";
+    this.refresh();
+  }
+
+  /** Drawing starts from the original: a result on show gives way to it. */
+  backToOriginal() {
+    if (this.display !== "original") { this.display = "original"; this.controls.update(); }
+  }
+
+  // ---- view (window mode) ------------------------------------------------------------
+
+  zoomAt(p, factor) {
+    const { view, fit } = this.layout();
+    if (!view) return;
+    this.userView = zoomAbout(view, p, factor, fit);
+    this.refresh();
+  }
+
+  zoomBy(factor) {
+    const { w, h } = this.layout();
+    this.zoomAt([w / 2, h / 2], factor);
+  }
+
+  setView(view) { this.userView = view; this.refresh(); }
+
+  fit() { this.userView = null; this.refresh(); }
+
+  /** One image pixel per layout pixel, centred. */
+  actualSize() {
+    const { w, h } = this.layout();
+    if (this.size) this.setView(centredAt(1, this.size.width, this.size.height, w, h));
+  }
+
   // ---- commands ----------------------------------------------------------------------
 
   /** Record the current state as one undo step and hand it to the host. */
@@ -101,6 +185,30 @@ export class DragEditor {
     if (this.history.push(text)) this.onChange(text);
     this.refresh();
   }
+
+  /** Spec text typed in the JSON box: one undo step per typing session (group). */
+  typeText(text, group) {
+    if (!this.history.push(text, group)) return;
+    this.applyText(text);
+    this.onChange(text);
+  }
+
+  /** Drop a gesture in progress (a second finger came down): back to the last committed state. */
+  abortGesture() {
+    this.stroking = false;
+    this.applyText(this.history.current);
+  }
+
+  /** Forget the steps made since a mark from history.past.length (a double-click's clicks). */
+  dropSince(mark, tool) {
+    if (this.history.drop(this.history.past.length - mark)) this.applyText(this.history.current);
+    this.tool = tool;
+    this.refresh();
+  }
+
+  openWindow() { this.onOpenWindow?.(); }
+  close() { this.onClose?.(); }
+  toggleJSON() { this.showJSON = !this.showJSON; this.refresh(); }
 
   undo() { this.travel(this.history.undo()); }
   redo() { this.travel(this.history.redo()); }
@@ -171,13 +279,23 @@ export class DragEditor {
   // ---- keyboard ----------------------------------------------------------------------
 
   onKey(e) {
+    if (e.target instanceof HTMLTextAreaElement) return; // typing JSON
     if (e.target instanceof HTMLInputElement && e.target !== this.keys && e.target.type !== "range") return;
     const key = e.key.toLowerCase();
     const mod = e.ctrlKey || e.metaKey;
+    const win = this.mode === "window";
     let done = true;
     if (mod && key === "z") (e.shiftKey ? this.redo() : this.undo());
     else if (mod && key === "y") this.redo();
     else if (mod || e.altKey) done = false;
+    else if (key === " ") this.panKey = true; // held: drag pans (released in keyup)
+    else if (key === "o") this.toggleResult();
+    else if (!win && key === "f") this.openWindow();
+    else if (win && key === "f") this.fit();
+    else if (win && key === "1") this.actualSize();
+    else if (win && (key === "+" || key === "=")) this.zoomBy(1.25);
+    else if (win && (key === "-" || key === "_")) this.zoomBy(0.8);
+    else if (win && key === "escape" && !this.draft) this.close();
     else if (key === "n") this.addOperation(e.shiftKey ? "rotate" : "translate");
     else if (key === "m") this.switchType();
     else if (key === "l") this.toggleLayer();
@@ -280,7 +398,8 @@ export class DragEditor {
   /** Layout size of the canvas and the image's fit in it. */
   layout() {
     const w = this.canvas.clientWidth, h = this.canvas.clientHeight;
-    return { w, h, view: this.size && w && h ? fitView(this.size.width, this.size.height, w, h) : null };
+    const fit = this.size && w && h ? fitView(this.size.width, this.size.height, w, h) : null;
+    return { w, h, fit, view: fit && (this.userView ?? fit) };
   }
 
   redraw() {
@@ -303,7 +422,7 @@ export class DragEditor {
     });
     drawFrame({
       ctx: this.canvas.getContext("2d"), k: bw / w, view: view ?? { scale: 1, ox: 0, oy: 0 },
-      image: this.image, size: this.size, state: this.state, selected: this.selected, layer: this.layer,
+      image: this.shownImage(), size: this.size, state: this.state, selected: this.selected, layer: this.layer,
       eta: this.eta, masks, editableMask: this.maskFor("editable", this.state.editable, EDITABLE_COLOUR)?.canvas ?? null,
       draft: this.draft, problems: this.problemsByOp, inputs: this.inputs, cursor: this.cursor,
       brushRadius: this.brushRadius, tool: this.tool,

@@ -1,8 +1,10 @@
 // Pointer input for the editor: every event is mapped to image pixels through the
-// element's on-screen rectangle (geometry.clientToImage), so clicks land on the same
-// pixel at any node size, canvas zoom or device pixel ratio.
+// element's on-screen rectangle (geometry.clientToImage) and the editor's view (fitted, or
+// zoomed and panned in the window), so clicks land on the same pixel at any node size,
+// canvas zoom, picture zoom or device pixel ratio.
 
 import { clientToImage, hitPoint, extendPath, roundPoint } from "./geometry.js";
+import { panBy, pinch, wheelFactor } from "./viewport.js";
 import { paintBrushTail, maskHas } from "./raster.js";
 import { opColour, EDITABLE_COLOUR } from "./render.js";
 
@@ -13,21 +15,41 @@ const STEP = 2; // layout pixels between recorded freehand points
 export function attachPointer(ed) {
   const c = ed.canvas;
   let drag = null; // what the pressed pointer is doing
+  const touches = new Map(); // pointerId -> layout point, for a two-finger pinch (window mode)
+  let clicks = []; // {time, mark, tool} of recent presses: a double-click forgets its two clicks
 
+  const rect = () => c.getBoundingClientRect();
+  // client -> layout pixels of the canvas (undoes any host zoom of the node)
+  const toLayout = (e) => { const r = rect(); return [(e.clientX - r.left) * (c.clientWidth / r.width), (e.clientY - r.top) * (c.clientHeight / r.height)]; };
   const toImage = (e) => {
     const { w, h, view } = ed.layout();
-    return clientToImage(e.clientX, e.clientY, c.getBoundingClientRect(), w, h, view);
+    return clientToImage(e.clientX, e.clientY, rect(), w, h, view);
   };
   const perLayout = () => 1 / ed.layout().view.scale; // image pixels per layout pixel
+  const zoomable = () => ed.mode === "window";
 
   c.addEventListener("pointerdown", (e) => {
-    if (e.button !== 0 || !ed.size) return;
+    if (!ed.size) return;
+    if (zoomable() && e.pointerType === "touch") {
+      touches.set(e.pointerId, toLayout(e));
+      if (touches.size === 2) {
+        // a second finger: the first one's stroke was the start of a pinch, not a stroke
+        if (drag) { drag = null; ed.abortGesture(); }
+        drag = startPinch(ed, touches);
+        e.preventDefault();
+        return;
+      }
+    }
+    const pan = zoomable() && (e.button === 1 || (e.button === 0 && ed.panKey));
+    if (e.button !== 0 && !pan) return;
     // The graph canvas must not also start dragging the node, and focus comes here so
     // the editor's shortcuts work.
     e.preventDefault();
     e.stopPropagation();
     ed.focusKeys();
     c.setPointerCapture(e.pointerId);
+    if (pan) { drag = startPan(ed, toLayout(e)); return; }
+    clicks = [...clicks.filter((k) => e.timeStamp - k.time < 600), { time: e.timeStamp, mark: ed.history.past.length, tool: ed.tool }].slice(-2);
     const p = roundPoint(toImage(e));
     drag = start(ed, p, e, perLayout());
     ed.refresh();
@@ -35,14 +57,16 @@ export function attachPointer(ed) {
 
   c.addEventListener("pointermove", (e) => {
     if (!ed.size) return;
+    if (touches.has(e.pointerId)) touches.set(e.pointerId, toLayout(e));
     const p = roundPoint(toImage(e));
     ed.cursor = p;
-    if (drag) { e.stopPropagation(); drag.move?.(p, perLayout()); }
+    if (drag) { e.stopPropagation(); drag.move?.(p, perLayout(), toLayout(e)); }
     else if (ed.draft?.tool === "polygon") ed.draft.hover = p;
     ed.redraw();
   });
 
   const finish = (e) => {
+    touches.delete(e.pointerId);
     if (!drag) return;
     e.stopPropagation();
     const d = drag;
@@ -52,13 +76,58 @@ export function attachPointer(ed) {
   c.addEventListener("pointerup", finish);
   c.addEventListener("pointercancel", finish);
   c.addEventListener("pointerleave", () => { ed.cursor = null; ed.redraw(); });
-  c.addEventListener("dblclick", (e) => { e.stopPropagation(); ed.finishPolygon(); });
+  c.addEventListener("dblclick", (e) => {
+    e.stopPropagation();
+    if (ed.draft?.tool === "polygon") { ed.finishPolygon(); return; }
+    if (ed.mode !== "node" || !ed.size) return;
+    // Double-click opens the full window; the two clicks it took draw nothing.
+    if (clicks.length === 2) ed.dropSince(clicks[0].mark, clicks[0].tool);
+    clicks = [];
+    ed.openWindow();
+  });
+  // In the node the wheel stays the graph's (zooming the canvas); in the window it zooms
+  // the picture about the pointer. A trackpad pinch arrives as a wheel with ctrlKey.
+  c.addEventListener("wheel", (e) => {
+    if (!zoomable() || !ed.size) return;
+    e.preventDefault();
+    e.stopPropagation();
+    const dy = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaY;
+    ed.zoomAt(toLayout(e), wheelFactor(dy, e.ctrlKey));
+  }, { passive: false });
+}
+
+function startPan(ed, at) {
+  let last = at;
+  ed.panning = true;
+  return {
+    move: (_p, _px, now) => {
+      const v = ed.layout().view;
+      ed.setView(panBy(v, now[0] - last[0], now[1] - last[1]));
+      last = now;
+    },
+    end: () => { ed.panning = false; ed.refresh(); },
+  };
+}
+
+function startPinch(ed, touches) {
+  let before = [...touches.values()];
+  return {
+    move: () => {
+      const now = [...touches.values()];
+      if (now.length !== 2) return;
+      const { view, fit } = ed.layout();
+      ed.setView(pinch(view, before, now, fit));
+      before = now;
+    },
+    end: () => ed.refresh(),
+  };
 }
 
 /** Begin a gesture at image point p; returns {move, end} for the rest of it. */
 function start(ed, p, e, px) {
   const tool = ed.tool;
   if (tool === "select") return startSelect(ed, p, px);
+  ed.backToOriginal(); // drawing is on the original: a result on show gives way to it
   if (tool === "handle" || tool === "target" || tool === "center") return startPoint(ed, tool, p);
   if (tool === "brush" || tool === "eraser") return startBrush(ed, p, tool === "eraser" ? "erase" : "add");
   const mode = ed.eraseShapes || e.altKey ? "erase" : "add";

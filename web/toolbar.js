@@ -48,6 +48,20 @@ const CSS = `
 .dnx-status{min-height:2.6em;line-height:1.3em;white-space:pre-wrap;opacity:.9}
 .dnx-status .dnx-err{color:#ff8}
 .dnx-bar input[type=range]{flex:1;min-width:60px}
+.dnx-bar [hidden],.dnx-root [hidden]{display:none!important}
+.dnx-json{flex:0 0 auto;width:100%;box-sizing:border-box;min-height:8em;resize:vertical;background:#222;color:#ddd;border:1px solid #555;border-radius:4px;font:11px monospace}
+.dnx-overlay{position:fixed;inset:0;z-index:9000;background:rgba(10,10,10,.92);display:flex;padding:12px;box-sizing:border-box}
+.dnx-window{flex-direction:row;gap:12px;font-size:13px}
+.dnx-window .dnx-main{flex:1 1 auto;display:flex;flex-direction:column;gap:4px;min-width:0}
+.dnx-window .dnx-view{background:#161616;border:1px solid #333}
+.dnx-window .dnx-view canvas{cursor:crosshair}
+.dnx-help{flex:0 0 230px;overflow:auto;border-left:1px solid #333;padding-left:10px}
+.dnx-help h3{margin:0 0 6px;font-size:13px}
+.dnx-key{margin:0 0 5px;line-height:1.35}
+.dnx-key kbd{display:block;font:12px monospace;color:#fff}
+.dnx-key span{opacity:.8}
+.dnx-close{margin-left:auto;background:#3a6a3a!important;border-color:#6a6!important}
+.dnx-zoom{min-width:4em;text-align:right;opacity:.8}
 `;
 
 let styled = false;
@@ -57,12 +71,26 @@ function ensureStyle() {
   document.head.append(el("style", { text: CSS }));
 }
 
+/** The full-window view's shortcuts, listed in it. */
+export const WINDOW_KEYS = [
+  ["Wheel / pinch", "zoom about the pointer"], ["Space + drag, middle drag", "pan"], ["F", "fit the image"],
+  ["1", "100 % (one image pixel per screen pixel)"], ["+ / -", "zoom in / out"],
+  ["B E P R", "brush, eraser, lasso, rectangle"], ["[ ]", "brush size"], ["X or Alt", "lasso / rectangle erase"],
+  ["H T C", "handle, target, centre"], ["V", "move points"], ["L", "region / editable-area layer"],
+  ["N / Shift+N", "new translate / rotate"], ["M", "switch type"], ["Tab", "next operation"], ["Delete", "remove it"],
+  ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"], ["O", "original / edited (after a run)"], ["Enter", "close a polygon"],
+  ["Esc", "cancel a polygon, else close (the spec is written)"],
+];
+
 /**
  * Build the controls for an editor; returns {root, canvas, view, update(editor)}. The
- * editor object provides the actions (setTool, addOperation, ...) and its state.
+ * editor object provides the actions (setTool, addOperation, ...) and its state. In the
+ * node: a Full window button and the spec's JSON folded behind a toggle; in the window:
+ * zoom controls, Close, and the shortcuts listed at the side.
  */
 export function buildControls(ed) {
   ensureStyle();
+  const win = ed.mode === "window";
   const toolButtons = TOOLS.map((t) =>
     el("button", { type: "button", title: t.tip, "data-tool": t.id, onclick: () => ed.setTool(t.id) }, [t.label]));
   const ops = el("span", { class: "dnx-bar" });
@@ -78,7 +106,33 @@ export function buildControls(ed) {
   const status = el("div", { class: "dnx-status" });
   const canvas = el("canvas");
   const view = el("div", { class: "dnx-view" }, [canvas]);
-  const root = el("div", { class: "dnx-root" }, [
+
+  // After a run: the original or the edited picture, and PBSI's states to scrub.
+  const resultToggle = el("button", { type: "button", "data-action": "result-toggle", title: "Show the original or the edited image (O)", onclick: () => ed.toggleResult() });
+  const states = el("input", { type: "range", min: "0", max: "0", step: "1", value: "0", "data-action": "states",
+    title: "PBSI's intermediate states: the image predicted after each PBSI timestep", oninput: (e) => ed.showState(Number(e.target.value)) });
+  const statesLabel = el("span");
+  const statesBox = el("span", { class: "dnx-bar dnx-states" }, [el("span", { text: "PBSI states" }), states, statesLabel]);
+  const resultBar = el("div", { class: "dnx-bar dnx-result" }, [resultToggle, statesBox]);
+
+  const json = el("textarea", { class: "dnx-json", spellcheck: "false", "aria-label": "Drag spec JSON", rows: "8" });
+  let typing = 0; // one undo step per focus of the box
+  json.addEventListener("focus", () => { typing += 1; });
+  json.addEventListener("input", () => ed.typeText(json.value, `json${typing}`));
+  const jsonToggle = el("button", { type: "button", "data-action": "json", title: "Show the spec as JSON text (the source of truth; editable)", onclick: () => ed.toggleJSON() }, ["JSON"]);
+
+  const zoomLabel = el("span", { class: "dnx-zoom" });
+  const modeButtons = win
+    ? [el("button", { type: "button", "data-action": "fit", title: "Fit the whole image (F)", onclick: () => ed.fit() }, ["Fit"]),
+      el("button", { type: "button", "data-action": "actual-size", title: "One image pixel per screen pixel (1)", onclick: () => ed.actualSize() }, ["100%"]),
+      el("button", { type: "button", "data-action": "zoom-in", title: "Zoom in (+)", onclick: () => ed.zoomBy(1.25) }, ["+"]),
+      el("button", { type: "button", "data-action": "zoom-out", title: "Zoom out (-)", onclick: () => ed.zoomBy(0.8) }, ["−"]),
+      zoomLabel,
+      el("button", { type: "button", "data-action": "close", class: "dnx-close", title: "Close and write the spec into the node (Esc)", onclick: () => ed.close() }, ["Done"])]
+    : [el("button", { type: "button", "data-action": "full-window", title: "Edit in a full window, with zoom and pan (F, or double-click the picture)", onclick: () => ed.openWindow() }, ["Full window"]),
+      jsonToggle];
+
+  const main = [
     el("div", { class: "dnx-bar" }, [
       el("button", { type: "button", "data-action": "add-translate", title: "New translate operation (N)", onclick: () => ed.addOperation("translate") }, ["+ Translate"]),
       el("button", { type: "button", "data-action": "add-rotate", title: "New rotate operation (Shift+N)", onclick: () => ed.addOperation("rotate") }, ["+ Rotate"]),
@@ -86,11 +140,22 @@ export function buildControls(ed) {
     ]),
     el("div", { class: "dnx-bar" }, [...toolButtons, erase, layer]),
     el("div", { class: "dnx-bar" }, [el("span", { text: "Size" }), size, sizeLabel, undo, redo,
-      el("button", { type: "button", "data-action": "clear", title: "Remove all operations and the editable area (undoable)", onclick: () => ed.clear() }, ["Clear"])]),
+      el("button", { type: "button", "data-action": "clear", title: "Remove all operations and the editable area (undoable)", onclick: () => ed.clear() }, ["Clear"]),
+      ...modeButtons]),
     view,
     el("div", { class: "dnx-bar" }, [el("span", { text: "Progress" }), eta, etaLabel]),
+    resultBar,
     status,
-  ]);
+  ];
+  let root;
+  if (win) {
+    const help = el("div", { class: "dnx-help" }, [el("h3", { text: "Shortcuts" }),
+      ...WINDOW_KEYS.map(([k, what]) => el("div", { class: "dnx-key" }, [el("kbd", { text: k }), el("span", { text: what })]))]);
+    root = el("div", { class: "dnx-root dnx-window" }, [el("div", { class: "dnx-main" }, main), help]);
+  } else {
+    // widget-expands: the host's Vue nodes give such a widget the node's free height
+    root = el("div", { class: "dnx-root widget-expands" }, [...main, json]);
+  }
 
   function update() {
     for (const b of toolButtons) b.setAttribute("aria-pressed", String(b.dataset.tool === ed.tool));
@@ -104,6 +169,23 @@ export function buildControls(ed) {
     redo.disabled = !ed.history.canRedo();
     ops.replaceChildren(...ed.state.operations.map((op, i) => operationChip(ed, op, i)));
     status.replaceChildren(...ed.statusLines().map(([text, bad]) => el("div", bad ? { class: "dnx-err", text } : { text })));
+    const r = ed.results;
+    resultBar.hidden = !r;
+    resultToggle.hidden = !r?.edited;
+    resultToggle.textContent = ed.display === "edited" ? "Showing: edited" : ed.display === "state" ? "Showing: PBSI state" : "Showing: original";
+    resultToggle.setAttribute("aria-pressed", String(ed.display === "edited"));
+    statesBox.hidden = !r?.states?.length;
+    states.max = String(Math.max(0, (r?.states?.length ?? 1) - 1));
+    states.value = String(ed.stateIndex);
+    statesLabel.textContent = r?.states?.length ? `${ed.stateIndex + 1}/${r.states.length}` : "";
+    if (win) {
+      const v = ed.layout().view;
+      zoomLabel.textContent = v ? `${Math.round(v.scale * 100)} %` : "";
+    } else {
+      jsonToggle.setAttribute("aria-pressed", String(ed.showJSON));
+      json.hidden = !ed.showJSON;
+      if (document.activeElement !== json && json.value !== ed.history.current) json.value = ed.history.current;
+    }
   }
   return { root, canvas, view, update };
 }

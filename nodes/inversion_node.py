@@ -6,6 +6,7 @@ from ..dragnext_ops.ddim import alphas_from_sigmas, make_schedule
 from ..dragnext_ops.state import Inversion
 from ..dragnext_ops.trajectory import invert
 from .host_unet import PassMeter, run_stage
+from .model_family import model_family, warn_if_not_native
 from .sockets import InversionSocket
 
 
@@ -48,7 +49,9 @@ class DragNeXtInversion(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, latent, conditioning, steps, inversion_strength) -> io.NodeOutput:
+        family = model_family(model)
         samples = single_latent(latent)
+        warn_if_not_native(family, *(side * family.latent_factor for side in samples.shape[-2:]))
         schedule = make_schedule(discrete_alphas(model), steps, inversion_strength)
         result = {}
 

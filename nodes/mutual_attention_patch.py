@@ -7,7 +7,7 @@ from ..dragnext_ops.mutual_attention import share_source_kv
 def decoder_self_attention_layers(diffusion_model) -> list:
     """(output block id, transformer index) of each decoder self-attention, in UNet order.
 
-    SD1.5 has 9; the reference shares its overall layers 10..15 of 16, i.e. these from 3 on.
+    SD1.x/SD2.x have 9 and SDXL 36; the default shared range: model_family.py.
     """
     layers = []
     for block_id, block in enumerate(diffusion_model.output_blocks):
@@ -23,7 +23,8 @@ def check_from_layer(model_patcher, from_layer: int) -> int:
     layers = decoder_self_attention_layers(model_patcher.get_model_object("diffusion_model"))
     if not 0 <= from_layer < len(layers):
         raise ValueError(f"mutual_attention_from_layer: this model has {len(layers)} decoder "
-                         f"self-attention layers, numbered 0 to {len(layers) - 1}; got {from_layer}")
+                         f"self-attention layers, numbered 0 to {len(layers) - 1} (-1: the family's "
+                         f"default); got {from_layer}")
     return len(layers) - from_layer
 
 

@@ -7,16 +7,16 @@ from ..dragnext_ops.pbsi import PBSIConfig, run_pbsi
 from ..dragnext_ops.state import DragEdit
 from .feature_taps import DEFAULT_FEATURE_LAYERS, FEATURE_LAYERS, FeatureTaps, with_feature_taps
 from .host_unet import PassMeter, run_stage, with_detached_weights
+from .model_family import model_family
 from .sockets import DragEditSocket, DragSpecSocket, InversionSocket
 
-LATENT_SCALE = 8  # SD-family VAEs: one latent cell per 8x8 image pixels
 
-
-def check_sizes(spec, latent):
+def check_sizes(spec, latent, latent_factor: int):
+    """latent_factor: image pixels per latent cell, from the model's family (model_family.py)."""
     h, w = latent.shape[-2:]
-    if (spec.height, spec.width) != (h * LATENT_SCALE, w * LATENT_SCALE):
+    if (spec.height, spec.width) != (h * latent_factor, w * latent_factor):
         raise ValueError(f"drag: the spec's image is {spec.width}x{spec.height} but the inverted latent is "
-                         f"{w}x{h} ({w * LATENT_SCALE}x{h * LATENT_SCALE} pixels); use the same image for both")
+                         f"{w}x{h} ({w * latent_factor}x{h * latent_factor} pixels); use the same image for both")
 
 
 class DragNeXtPBSI(io.ComfyNode):
@@ -60,7 +60,7 @@ class DragNeXtPBSI(io.ComfyNode):
         config = PBSIConfig(pbsi_timesteps, iterations, lr, mask_weight, progress_schedule)
         config.validate(len(inversion.schedule.timesteps))
         z_T = inversion.inverted
-        check_sizes(drag, z_T)
+        check_sizes(drag, z_T, model_family(model).latent_factor)  # refuses unserved families
         taps = FeatureTaps()
         patched = with_feature_taps(with_detached_weights(model), feature_layers, taps)
         n = config.timesteps

@@ -2,9 +2,12 @@
 proof.scenes, reproducible from the seed and config in models/toy_prior/config.json.
 
     PYTHONPATH=.comfyui:. nice -n 10 .venv/bin/python -m proof.train_prior [--out DIR] [--steps N]
+        [--resume] [--until STEP] [--max-minutes M] [--checkpoint-every N]
 
-Writes DIR/toy_prior.safetensors (EMA weights in fp16 plus the fixed context) and
-DIR/train_log.json (the PCA patch basis is fitted first, from the same scenes).
+Writes DIR/toy_prior.safetensors (EMA weights in fp16 plus the fixed context and the PCA patch
+basis, fitted first from the same scenes), DIR/config.json, DIR/train_log.json (steps, total
+wall time over all sittings, the loss log) and DIR/checkpoint.pt, from which `--resume`
+continues (the same command again: many hours of training in several sittings).
 """
 import argparse
 import json
@@ -72,7 +75,35 @@ def snr_weight(alpha: torch.Tensor, gamma: float | None) -> torch.Tensor:
     return snr.clamp(max=gamma) / snr
 
 
-def train(config: dict, out_dir: str, steps: int | None = None, log_every: int = 50) -> dict:
+CHECKPOINT = "checkpoint.pt"
+
+
+def check_resumable(saved: dict, config: dict):
+    """A checkpoint continues only the run it came from: everything but the step count
+    (which may grow between sittings) must match."""
+    for key in sorted(set(saved) | set(config)):
+        a, b = saved.get(key), config.get(key)
+        if key == "train":
+            a, b = ({k: v for k, v in (d or {}).items() if k != "steps"} for d in (a, b))
+        if a != b:
+            raise ValueError(f"config.{key}: differs from the checkpoint's run ({a!r} there, {b!r} here); "
+                             f"resume with the config it was started with, or train into a new --out folder")
+
+
+def _save_atomically(obj, path: str, save):
+    tmp = path + ".tmp"
+    save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(config: dict, out_dir: str, steps: int | None = None, log_every: int = 50, resume: bool = False,
+          until: int | None = None, max_seconds: float | None = None, checkpoint_every: int = 500) -> dict:
+    """Train (or, with `resume`, continue from out_dir's checkpoint when there is one) up to
+    `steps` (default: the config's), stopping early at step `until` or after `max_seconds`
+    of this sitting. Every `checkpoint_every` steps and at the end, out_dir gets the
+    checkpoint (weights, optimizer, EMA, step, data position, RNG), the EMA weights and
+    train_log.json (steps and total wall time over every sitting). A resumed run equals an
+    uninterrupted one bit for bit."""
     tc = dict(config["train"])
     if steps is not None:
         tc["steps"] = steps
@@ -81,6 +112,11 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     gen = torch.Generator().manual_seed(tc["seed"])
     size = int(config["image_size"])
     scale = float(config["latent_scale"])
+    os.makedirs(out_dir, exist_ok=True)
+    ckpt_path = os.path.join(out_dir, CHECKPOINT)
+    state = torch.load(ckpt_path, weights_only=False) if resume and os.path.isfile(ckpt_path) else None
+    if state is not None:
+        check_resumable(state["config"], config)
 
     t0 = time.time()
     data = torch.from_numpy(scene_images(tc["n_scenes"], tc["scene_seed_base"], size))
@@ -98,9 +134,39 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     context = torch.randn((1, 77, int(config["unet"]["context_dim"])), generator=gen)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
     opt = torch.optim.AdamW(net.parameters(), lr=tc["lr"], weight_decay=0.0)
+    first, log, running, wall_before, sittings = 0, [], 0.0, 0.0, []
+    if state is not None:
+        net.load_state_dict(state["net"])
+        ema = state["ema"]
+        opt.load_state_dict(state["opt"])
+        gen.set_state(state["generator"])  # the data position: batches, poses, noise
+        torch.set_rng_state(state["torch_rng"])
+        first, log, running = state["step"], state["log"], state["running"]
+        wall_before, sittings = state["wall_seconds"], state["sittings"]
+        print(f"resumed at step {first} ({wall_before:.0f}s of training so far)", flush=True)
+    last = tc["steps"] if until is None else min(until, tc["steps"])
 
-    log, running = [], 0.0
-    for step in range(tc["steps"]):
+    def save(step: int):
+        wall = round(wall_before + time.time() - t0, 1)
+        done = sittings + [{"from_step": first, "to_step": step, "seconds": round(time.time() - t0, 1)}]
+        _save_atomically({"config": config, "step": step, "net": net.state_dict(), "ema": ema,
+                          "opt": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                          "log": log, "running": running, "wall_seconds": wall, "sittings": done},
+                         ckpt_path, torch.save)
+        weights = {k: v.to(torch.float16).contiguous() for k, v in ema.items()}
+        weights[prior.CONTEXT_KEY] = context.to(torch.float16)
+        weights.update({k: v.contiguous() for k, v in basis.items()})  # float32: the VAE's exactness depends on it
+        _save_atomically(weights, os.path.join(out_dir, config["weights"]), safetensors.torch.save_file)
+        with open(os.path.join(out_dir, "config.json"), "w") as f:
+            json.dump(dict(config, train=tc), f, indent=2)
+        summary = {"train": tc, "basis_reconstruction_l1": rec_err, "steps": step, "seconds": wall,
+                   "sittings": done, "log": log}
+        with open(os.path.join(out_dir, "train_log.json"), "w") as f:
+            json.dump(summary, f, indent=1)
+        return summary
+
+    done = first
+    for step in range(first, last):
         idx = torch.randint(0, len(data), (tc["batch"],), generator=gen)
         imgs = to_pixels(data[idx])
         imgs = dihedral(imgs, int(torch.randint(0, 8, (1,), generator=gen)))
@@ -123,32 +189,36 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
                 ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay) if v.dtype.is_floating_point else ema[k].copy_(v)
         running += loss.item()
         if (step + 1) % log_every == 0:
-            entry = {"step": step + 1, "loss": running / log_every, "seconds": round(time.time() - t0, 1)}
+            entry = {"step": step + 1, "loss": running / log_every, "seconds": round(wall_before + time.time() - t0, 1)}
             log.append(entry)
             print(json.dumps(entry), flush=True)
             running = 0.0
-
-    os.makedirs(out_dir, exist_ok=True)
-    weights = {k: v.to(torch.float16).contiguous() for k, v in ema.items()}
-    weights[prior.CONTEXT_KEY] = context.to(torch.float16)
-    weights.update({k: v.contiguous() for k, v in basis.items()})  # float32: the VAE's exactness depends on it
-    safetensors.torch.save_file(weights, os.path.join(out_dir, config["weights"]))
-    summary = {"train": tc, "basis_reconstruction_l1": rec_err, "seconds": round(time.time() - t0, 1), "log": log}
-    with open(os.path.join(out_dir, "train_log.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    return summary
+        done = step + 1
+        if max_seconds is not None and time.time() - t0 > max_seconds:
+            break
+        if done % checkpoint_every == 0 and done < last:
+            save(done)
+    return save(done)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=os.path.join(prior.DEFAULT_DIR, "config.json"))
     ap.add_argument("--out", default=prior.DEFAULT_DIR)
-    ap.add_argument("--steps", type=int, default=None, help="override the config's steps (smoke runs)")
+    ap.add_argument("--steps", type=int, default=None, help="override the config's steps (smoke runs; the total "
+                                                            "when resuming, which may grow between sittings)")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt when it exists")
+    ap.add_argument("--until", type=int, default=None, help="end this sitting at this step (with a checkpoint)")
+    ap.add_argument("--max-minutes", type=float, default=None, help="end this sitting after this long")
+    ap.add_argument("--checkpoint-every", type=int, default=500)
     args = ap.parse_args()
     with open(args.config) as f:
         config = json.load(f)
-    summary = train(config, args.out, steps=args.steps)
-    print(f"done in {summary['seconds']}s -> {args.out}")
+    summary = train(config, args.out, steps=args.steps, resume=args.resume, until=args.until,
+                    max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
+                    checkpoint_every=args.checkpoint_every)
+    print(f"step {summary['steps']} of {summary['train']['steps']}, {summary['seconds']}s of training in all -> "
+          f"{args.out}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,205 @@
+"""The oracle ratio: does PBSI's objective ask for the right answer at all?
+
+Invert the original and the exact ground truth through the prior, then compare PBSI's
+full-offset feature loss (10 x mean L1 between the features at the target cells and the
+original's features at the handle cells, at the first PBSI timestep) at the ground truth's
+inverted latent and at the original's, where PBSI starts:
+
+    ratio = L(ground truth) / L(start)
+
+Near 0, a correct edit is what the loss asks for; near 1, the loss barely prefers it to no
+edit, and no step budget finds it. Printed per offset class (translations by chosen offsets:
+whole 8-px latent patches, sub-patch offsets, 2-4 px shifts) and per operation (scenes as the
+evaluation draws them), on development seeds (DEV_SEED_BASE on; the evaluation uses 0-29,
+training 1,000,000 on).
+
+    PYTHONPATH=.comfyui:. nice -n 19 .venv/bin/python -m proof.oracle [--prior DIR] [--scenes 3] [--op-scenes 10]
+"""
+import argparse
+import dataclasses
+import json
+import math
+import time
+
+from proof.pack import host_on_cpu
+
+host_on_cpu()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from dragnext_ops.ddim import alphas_from_sigmas, make_schedule  # noqa: E402
+from dragnext_ops.features import sample_cells  # noqa: E402
+from dragnext_ops.geometry import rotate_cells, translate_cells  # noqa: E402
+from dragnext_ops.pbsi import FEATURE_WEIGHT, cell_operations  # noqa: E402
+from dragnext_ops.regions import rasterise  # noqa: E402
+from dragnext_ops.spec import build_spec, parse_spec  # noqa: E402
+from dragnext_ops.trajectory import invert  # noqa: E402
+from proof import prior, scenes, shapes  # noqa: E402
+from proof.pack import pack_module  # noqa: E402
+
+DEV_SEED_BASE = 500_000
+OFFSET_CLASSES = {
+    "whole-patch": [(8, 0), (16, 0), (16, 16), (24, 8)],
+    "sub-patch": [(12, 0), (20, 4), (13, 19)],
+    "2-4 px": [(2, 0), (3, 2), (4, 4)],
+}
+STEPS, STRENGTH = 50, 0.75  # the inversion node's defaults
+
+
+def full_offset_state(op, grid):
+    """The cell map of the whole drag (progress 1, the paper's rounding)."""
+    if op.kind == "translate":
+        offset = (op.target[0] - op.handle[0], op.target[1] - op.handle[1])
+        return translate_cells(op.handle_rows, op.handle_cols, offset, grid)
+    return rotate_cells(op.handle_rows, op.handle_cols, op.center, op.angle, grid)
+
+
+def oracle_losses(denoiser, z_start, z_truth, schedule, spec) -> tuple:
+    """(L(truth), L(start)): PBSI's feature term at full offset at the first PBSI timestep,
+    the references being the start's handle-region features (as run_pbsi takes them)."""
+    grid = (spec.height // 2, spec.width // 2)
+    t = schedule.timesteps[0]
+    ops = cell_operations(spec, grid)
+    states = [full_offset_state(op, grid) for op in ops]
+    _, start_maps = denoiser(z_start, t, features=True)
+    refs = [sample_cells(start_maps, op.handle_rows, op.handle_cols, grid) for op in ops]
+
+    def loss(maps):
+        total = 0.0
+        for state, ref in zip(states, refs):
+            if len(state):
+                current = sample_cells(maps, state.rows, state.cols, grid)
+                total += FEATURE_WEIGHT * float((current.float() - ref[:, state.source].float()).abs().mean())
+        return total
+
+    return loss(denoiser(z_truth, t, features=True)[1]), loss(start_maps)
+
+
+def offset_scene(seed: int, dx: int, dy: int):
+    """A translate scene whose dragged object moves by exactly (+-dx, +-dy) pixels (the first
+    sign pair that keeps it in the image and clear of the others), or None."""
+    try:
+        sc = scenes.make_scene(seed, "translate")
+    except ValueError:
+        return None
+    op = sc.operations[0]
+    k, size = op["object"], sc.meta["size"]
+    others = [shapes.mapped_bbox(o["shape"], None) for i, o in enumerate(sc.objects) if i != k]
+    margin = scenes.EDIT_MARGIN + 2
+    for sx, sy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
+        after = shapes.translate_map(sx * dx, sy * dy)
+        obj = sc.objects[k]
+        box = shapes.mapped_bbox(obj["shape"], None)
+        moved = shapes.mapped_bbox(obj["shape"], after)
+        box = (min(box[0], moved[0]), min(box[1], moved[1]), max(box[2], moved[2]), max(box[3], moved[3]))
+        if box[0] < 3 or box[1] < 3 or box[2] > size - 3 or box[3] > size - 3:
+            continue
+        if any(not (box[2] + margin < b[0] or b[2] + margin < box[0] or box[3] + margin < b[1]
+                    or b[3] + margin < box[1]) for b in others):
+            continue
+        objs = [dict(o, after=after) if i == k else o for i, o in enumerate(sc.objects)]
+        edited, edited_masks = scenes.render(sc.background, objs, edited=True)
+        target = (op["handle"][0] + sx * dx, op["handle"][1] + sy * dy)
+        m = scenes.EDIT_MARGIN
+        editable = [{"tool": "rect", "mode": "add",
+                     "points": [[max(0.0, math.floor(box[0]) - m), max(0.0, math.floor(box[1]) - m)],
+                                [min(float(size), math.ceil(box[2]) + m), min(float(size), math.ceil(box[3]) + m)]]}]
+        return dataclasses.replace(
+            sc, edited=edited.astype(np.float32), edited_masks=edited_masks, objects=objs,
+            operations=[dict(op, target=target)], editable=editable, editable_mask=rasterise(editable, size, size),
+            meta=dict(sc.meta, offset=(sx * dx, sy * dy)))
+    return None
+
+
+def drag_spec(scene):
+    return build_spec(parse_spec(json.dumps(scene.spec(with_regions=False))), scene.image.shape[0],
+                      scene.image.shape[1], region_masks=scene.region_masks(), editable_mask=scene.editable_mask)
+
+
+def scene_ratio(model, vae, cond, scene, feature_layers: str = "all_stages") -> dict:
+    """Invert the scene's original and ground truth with the pack's inversion, through the
+    host (the nodes' run_stage and feature taps), and measure both losses."""
+    host_unet, taps_mod = pack_module("nodes.host_unet"), pack_module("nodes.feature_taps")
+    schedule = make_schedule(alphas_from_sigmas(model.get_model_object("model_sampling").sigmas), STEPS, STRENGTH)
+    with torch.inference_mode():
+        images = torch.from_numpy(np.stack([scene.image, scene.edited]))
+        latents = model.model.process_latent_in(vae.encode(images).float())
+    spec = drag_spec(scene)
+    taps = taps_mod.FeatureTaps()
+    patched = taps_mod.with_feature_taps(model, feature_layers, taps)
+    out = {}
+
+    def loop(make_unet, latent):
+        unet = make_unet(host_unet.PassMeter("oracle", 2 * len(schedule.timesteps) + 2), taps)
+        z_start = invert(unet, latents[:1].to(latent.device), schedule)[-1]
+        z_truth = invert(unet, latents[1:].to(latent.device), schedule)[-1]
+        out["truth"], out["start"] = oracle_losses(unet, z_start, z_truth, schedule, spec)
+        return latent
+
+    host_unet.run_stage(patched, cond, torch.zeros_like(latents[:1]), schedule.timesteps, loop)
+    return {"truth": out["truth"], "start": out["start"], "ratio": out["truth"] / out["start"]}
+
+
+def dev_scenes(kind: str, n: int, first_seed: int):
+    """n development scenes: an op type of scenes.OP_TYPES, or an offset (dx, dy)."""
+    found, seed = [], first_seed
+    while len(found) < n:
+        if seed > first_seed + 100 * n:
+            raise ValueError(f"fewer than {n} development scenes for {kind} in {100 * n} seeds")
+        if isinstance(kind, tuple):
+            sc = offset_scene(seed, *kind)
+        else:
+            try:
+                sc = scenes.make_scene(seed, kind)
+            except ValueError:
+                sc = None
+        if sc is not None:
+            found.append(sc)
+        seed += 1
+    return found
+
+
+def measure(model, vae, cond, n_offset: int, n_op: int, feature_layers: str = "all_stages", log=print) -> dict:
+    """{'offsets': {class: {offset: [ratios]}}, 'operations': {op: [ratios]}}."""
+    result = {"offsets": {}, "operations": {}}
+    for cls, offsets in OFFSET_CLASSES.items():
+        for dx, dy in offsets:
+            ratios = [scene_ratio(model, vae, cond, sc, feature_layers)["ratio"]
+                      for sc in dev_scenes((dx, dy), n_offset, DEV_SEED_BASE)]
+            result["offsets"].setdefault(cls, {})[f"({dx},{dy})"] = ratios
+            log(f"  offset ({dx},{dy}) [{cls}]: {np.mean(ratios):.3f}  ({', '.join(f'{r:.2f}' for r in ratios)})")
+    for op_type in scenes.OP_TYPES:
+        ratios = [scene_ratio(model, vae, cond, sc, feature_layers)["ratio"]
+                  for sc in dev_scenes(op_type, n_op, DEV_SEED_BASE + 1000)]
+        result["operations"][op_type] = ratios
+        log(f"  {op_type}: {np.mean(ratios):.3f} (median {np.median(ratios):.3f}, {len(ratios)} scenes)")
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prior", default=prior.DEFAULT_DIR, help="prior folder (default: the bundled one)")
+    ap.add_argument("--scenes", type=int, default=3, help="scenes per chosen offset")
+    ap.add_argument("--op-scenes", type=int, default=10, help="scenes per operation type")
+    ap.add_argument("--feature-layers", default="all_stages", choices=("all_stages", "last_up_block"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", default=None, help="also write every scene's ratio here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    model, vae, cond = prior.load_prior(args.prior)
+    print(f"oracle ratio L(ground truth) / L(start), {args.feature_layers} features, first PBSI timestep, "
+          f"prior {args.prior}, development seeds from {DEV_SEED_BASE}:")
+    result = measure(model, vae, cond, args.scenes, args.op_scenes, args.feature_layers)
+    print("per offset class: " + ", ".join(
+        f"{cls} {np.mean([r for rs in d.values() for r in rs]):.3f}" for cls, d in result["offsets"].items()))
+    print("per operation: " + ", ".join(f"{op} {np.mean(rs):.3f}" for op, rs in result["operations"].items()))
+    print(f"({time.time() - t0:.0f} s)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Resumable prior training: N steps straight equal N/2, a resume and N/2 more, bit for bit
+(weights, EMA, optimizer, losses); train_log.json adds up the sittings; a checkpoint only
+continues the run it came from."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from proof.pack import host_on_cpu
+
+host_on_cpu()
+
+from proof import prior  # noqa: E402
+from proof.train_prior import CHECKPOINT, train  # noqa: E402
+
+
+@pytest.fixture
+def tiny_config():
+    config = prior.load_config()
+    config["train"].update(n_scenes=3, warmup=1, batch=2, threads=1)
+    return config
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tiny_config, tmp_path):
+    straight = train(tiny_config, str(tmp_path / "a"), steps=4, log_every=1)
+    first = train(tiny_config, str(tmp_path / "b"), steps=4, log_every=1, until=2)
+    assert first["steps"] == 2 and (tmp_path / "b" / CHECKPOINT).is_file()
+    resumed = train(tiny_config, str(tmp_path / "b"), steps=4, log_every=1, resume=True)
+
+    a, b = (load_file(str(tmp_path / d / tiny_config["weights"])) for d in ("a", "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    ca, cb = (torch.load(tmp_path / d / CHECKPOINT, weights_only=False) for d in ("a", "b"))
+    assert all(torch.equal(ca["net"][k], cb["net"][k]) for k in ca["net"])
+    for sa, sb in zip(ca["opt"]["state"].values(), cb["opt"]["state"].values()):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)  # Adam's moments and step count
+    assert torch.equal(ca["generator"], cb["generator"])  # the same data position
+    assert [e["loss"] for e in straight["log"]] == [e["loss"] for e in resumed["log"]]
+
+    log = json.loads((tmp_path / "b" / "train_log.json").read_text())
+    assert log["steps"] == 4
+    assert [(s["from_step"], s["to_step"]) for s in log["sittings"]] == [(0, 2), (2, 4)]
+    assert log["seconds"] >= sum(s["seconds"] for s in log["sittings"]) - 0.2
+    assert prior.load_config(str(tmp_path / "b"))["train"]["steps"] == 4  # the folder is a loadable prior
+    prior.load_prior(str(tmp_path / "b"))
+
+
+def test_resume_without_a_checkpoint_starts_afresh_and_a_time_limit_ends_the_sitting(tiny_config, tmp_path):
+    summary = train(tiny_config, str(tmp_path), steps=4, log_every=1, resume=True, max_seconds=0)
+    assert summary["steps"] == 1 and summary["sittings"] == [dict(summary["sittings"][0], from_step=0, to_step=1)]
+    again = train(tiny_config, str(tmp_path), steps=4, log_every=1, resume=True, until=3)
+    assert again["steps"] == 3 and len(again["sittings"]) == 2
+
+
+def test_a_checkpoint_refuses_another_run_but_may_grow_its_steps(tiny_config, tmp_path):
+    train(tiny_config, str(tmp_path), steps=2, log_every=1)
+    grown = train(tiny_config, str(tmp_path), steps=3, log_every=1, resume=True)
+    assert grown["steps"] == 3
+    changed = json.loads(json.dumps(tiny_config))
+    changed["train"]["lr"] = 0.5
+    with pytest.raises(ValueError, match=r"config\.train: differs from the checkpoint"):
+        train(changed, str(tmp_path), steps=4, resume=True)

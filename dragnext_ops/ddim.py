@@ -27,6 +27,18 @@ def ddim_step(z: torch.Tensor, eps: torch.Tensor, a_from: float, a_to: float) ->
     return a_to ** 0.5 * x0 + (1.0 - a_to) ** 0.5 * eps
 
 
+def eps_at_level(eps: torch.Tensor, z: torch.Tensor, a_assumed: float, a_actual: float) -> torch.Tensor:
+    """A v-prediction model's noise for z at level a_actual, from the eps the host derived
+    assuming level a_assumed (the level of the timestep it was given).
+
+    The host turns v into eps with its sigma: eps = sqrt(a) v + sqrt(1 - a) z. For an eps
+    model that is the raw output at any level; for v it is only right at z's own level,
+    and DDIM inversion evaluates z at its level with the next level's timestep.
+    """
+    v = (eps - (1.0 - a_assumed) ** 0.5 * z) / a_assumed ** 0.5
+    return a_actual ** 0.5 * v + (1.0 - a_actual) ** 0.5 * z
+
+
 @dataclass(frozen=True)
 class Schedule:
     """The timesteps one edit walks, and the levels between them.

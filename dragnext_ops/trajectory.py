@@ -7,22 +7,29 @@ from typing import Callable
 
 import torch
 
-from .ddim import Schedule, ddim_step
+from .ddim import Schedule, ddim_step, eps_at_level
 
 Denoiser = Callable[..., tuple]
 
 
-def invert(denoiser: Denoiser, z0: torch.Tensor, schedule: Schedule) -> list:
+def invert(denoiser: Denoiser, z0: torch.Tensor, schedule: Schedule, prediction: str = "eps") -> list:
     """Walk the clean latent up the schedule; returns [z0, z_t1, ..., z_T], ascending.
 
     Each step evaluates the UNet on the latent of the level it is at, with the timestep
-    embedding of the level it moves to (the reference's convention).
+    embedding of the level it moves to (the reference's convention). `prediction` "v":
+    the denoiser's eps is re-derived at the latent's own level (ddim.eps_at_level), as
+    diffusers' inverse DDIM does for v-prediction.
     """
+    if prediction not in ("eps", "v"):
+        raise ValueError(f"prediction: expected 'eps' or 'v', got {prediction!r}")
     latents = [z0]
     z = z0
     for t in reversed(schedule.timesteps):
         eps, _ = denoiser(z, t)
-        z = ddim_step(z, eps, schedule.alpha(schedule.prev(t)), schedule.alpha(t))
+        a_from, a_to = schedule.alpha(schedule.prev(t)), schedule.alpha(t)
+        if prediction == "v":
+            eps = eps_at_level(eps, z, a_to, a_from)
+        z = ddim_step(z, eps, a_from, a_to)
         latents.append(z)
     return latents
 

@@ -57,7 +57,7 @@ class DragNeXtInversion(io.ComfyNode):
 
         def loop(make_unet, z0):
             meter = PassMeter("inversion", len(schedule.timesteps))
-            result["latents"] = invert(make_unet(meter), z0, schedule)
+            result["latents"] = invert(make_unet(meter), z0, schedule, family.prediction)
             result["passes"] = meter.report()
             return z0
 

@@ -68,13 +68,15 @@ class Snapshot:
         self.hooks = hooks(patcher.model)
         self.weight_functions = weight_functions(dm)
         g = torch.Generator().manual_seed(21)
-        self.probe = torch.randn(1, 4, 8, 8, generator=g), torch.tensor([301.0]), cond[0][0]
+        # SDXL's UNet also takes its size-and-pooled-text vector y
+        y = torch.randn(1, dm.label_emb[0][0].in_features, generator=g) if dm.num_classes is not None else None
+        self.probe = torch.randn(1, 4, 8, 8, generator=g), torch.tensor([301.0]), cond[0][0], y
         self.output = self.run(patcher)
 
     def run(self, patcher):
-        x, t, context = self.probe
+        x, t, context, y = self.probe
         with torch.no_grad():
-            return patcher.model.diffusion_model(x, t, context=context)
+            return patcher.model.diffusion_model(x, t, context=context, y=y)
 
     def check_patcher(self, patcher):
         """What must hold right after the nodes ran, before anything loads again."""
@@ -195,3 +197,26 @@ def test_model_untouched_after_denoise_alone(tiny_model, tiny_cond):
         DragNeXtDenoise.execute(tiny_model, edit, tiny_cond, True, 0)
     snap.check_patcher(tiny_model)
     snap.check_reloaded(tiny_model)
+
+
+@pytest.mark.parametrize("family, v", [("sd2", True), ("sdxl", False)])
+def test_model_untouched_per_family_after_success_failure_and_interrupt(family, v):
+    from harness.tiny_models import family_conditioning, tiny_family_model
+    model, cond = tiny_family_model(family, v_prediction=v), family_conditioning(family)
+    snap = Snapshot(model, cond)
+    inversion = invert(model, cond)
+    with torch.inference_mode():
+        edit, _ = DragNeXtPBSI.execute(model, inversion, drag_spec(), cond, 2, 2, 0.05, 0.2,
+                                     "all_stages", "paper").args
+        DragNeXtDenoise.execute(model, edit, cond, True, -1)
+    snap.check_patcher(model)
+    # a failure inside the run (a spec that does not fit this latent) and an interrupted PBSI
+    wrong = DragSpec(2 * SIZE, 2 * SIZE, drag_spec().operations, None)
+    with pytest.raises(ValueError, match="^drag: the spec's image is 128x128"):
+        with torch.inference_mode():
+            DragNeXtPBSI.execute(model, inversion, wrong, cond, 2, 2, 0.05, 0.2, "all_stages", "paper")
+    snap.check_patcher(model)
+    comfy.model_management.interrupt_current_processing(True)
+    expect_interrupted_pbsi(model, inversion, cond, 2, "third_up_block")
+    snap.check_patcher(model)
+    snap.check_reloaded(model)

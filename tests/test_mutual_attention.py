@@ -191,3 +191,29 @@ def test_denoise_node_rejects_out_of_range_layer_before_any_work(model, tiny_con
             DragNeXtDenoise.execute(model, edit, tiny_cond, True, 4)
         # unused when mutual attention is off
         DragNeXtDenoise.execute(model, edit, tiny_cond, False, 4)
+
+
+# ----------------------------------------------------------------- per model family
+
+@pytest.mark.parametrize("family, v", [("sd2", True), ("sdxl", False)])
+def test_identical_branches_equal_plain_self_attention_per_family(family, v):
+    """At the family's default range (SD2.x 3 of 9, SDXL 30 of 36 on their real layouts)."""
+    from dragnext.nodes.model_family import default_mutual_attention_from_layer
+    from harness.tiny_models import family_conditioning, tiny_family_model
+    model, cond = tiny_family_model(family, v_prediction=v), family_conditioning(family)
+    with torch.no_grad():
+        for name, module in model.model.diffusion_model.named_modules():
+            if name.endswith("attn1"):
+                for p in module.parameters():
+                    p.mul_(10.0)   # as the fixture above: make attention far from uniform
+    from_layer = default_mutual_attention_from_layer(model.get_model_object("diffusion_model"))
+    assert from_layer == {"sd2": 3, "sdxl": 30}[family]
+    g = torch.Generator().manual_seed(8)
+    z, other = torch.randn(2, 1, 4, 8, 8, generator=g)
+    plain = host_eps(model, cond, torch.cat([z, z]))
+    shared = host_eps(with_mutual_attention(model, from_layer), cond, torch.cat([z, z]))
+    assert torch.equal(shared, plain)
+    # and with different branches the edited half does read the original
+    mixed = torch.cat([z, other])
+    assert (host_eps(with_mutual_attention(model, from_layer), cond, mixed)[1]
+            - host_eps(model, cond, mixed)[1]).abs().max() > 1e-3

@@ -165,3 +165,29 @@ def test_demo_graph_on_the_toy_prior_runs(client):
     assert result["status"] == "success", result["messages"][-1]
     assert pixels(client.output_images(result, "10")[0]).shape == (128, 128, 3)
     assert len(client.output_images(result, "12")) == QUICK["pbsi_timesteps"]
+
+
+# ----------------------------------------------------------------- SD2.x v-prediction
+
+@pytest.fixture(scope="module")
+def sd2_checkpoint(comfy_server):
+    """A generated SD2.x checkpoint the host detects as v-prediction from its weights (40 s
+    to write: the full-size OpenCLIP-H text encoder is 354 M parameters)."""
+    from harness.checkpoint import write_sd2_checkpoint
+    name = "dragnext_test_sd2_v.safetensors"
+    write_sd2_checkpoint(comfy_server.checkpoints_dir / name, v_prediction=True)
+    return name
+
+
+def test_sd2_v_prediction_checkpoint_runs_the_graph_with_progress_per_stage(client, image_name, sd2_checkpoint):
+    result = fresh_run(client, drag_graph(sd2_checkpoint, image_name, SPEC, prefix="dragnext_sd2", **QUICK))
+    assert result["status"] == "success", result["messages"][-1]
+    assert pixels(client.output_images(result, "10")[0]).shape == (128, 128, 3)
+    progress = {}
+    for m in result["messages"]:
+        if m["type"] == "progress":
+            progress.setdefault(m["data"]["node"], []).append(m["data"]["value"])
+    inverted = round(QUICK["steps"] * QUICK["inversion_strength"])
+    n, k = QUICK["pbsi_timesteps"], QUICK["iterations"]
+    for node_id, total in {"5": inverted, "7": n + n * k + n, "8": inverted - n}.items():
+        assert progress[node_id][-1] == total, (node_id, progress.get(node_id))

@@ -214,3 +214,32 @@ def test_refused_family_is_named_before_any_unet_pass(kind, tiny_model, tiny_con
         with pytest.raises(ValueError, match=message):
             DragNeXtDenoise.execute(refused, edit, tiny_cond, True, -1)
     assert calls == []
+
+
+# ----------------------------------------------------------------- SDXL's graph in-process
+
+def test_sdxl_graph_through_the_four_nodes_on_the_host_sdxl_class():
+    """What the server test does for SD1.5 and SD2.x, for SDXL in-process: the smallest
+    checkpoint the host detects as SDXL needs its full encoder (transformer depths 2 and 10
+    at 640 and 1280 channels) and both text encoders (CLIP-L and CLIP-G, 818 M parameters),
+    too large to generate and run in CI. Here: the host's SDXL config and model class
+    (size-and-pooled-text conditioning, as CLIPTextEncode gives it) at 32 channels."""
+    import json
+    from dragnext.nodes.spec_node import DragNeXtSpec
+    model, cond = tiny_family_model("sdxl", seed=1), family_conditioning("sdxl")
+    image = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(2))
+    spec = {"version": 1, "operations": [
+        {"type": "translate", "handle": [20, 32], "target": [40, 32],
+         "region": [{"tool": "brush", "mode": "add", "radius": 8, "points": [[20, 32]]}]}]}
+    latent = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(3)) / 0.13025
+    with torch.inference_mode():
+        (drag,) = DragNeXtSpec.execute(image, json.dumps(spec)).args
+        (inversion,) = DragNeXtInversion.execute(model, {"samples": latent}, cond, 10, 0.6).args
+        edit, states = DragNeXtPBSI.execute(model, inversion, drag, cond, 2, 2, 0.05, 0.2,
+                                            "all_stages", "paper").args
+        (out,) = DragNeXtDenoise.execute(model, edit, cond, True, -1).args
+    assert inversion.passes == {"forward": 6, "forward_backward": 0}
+    assert edit.passes == {"forward": 4, "forward_backward": 4}
+    assert states["samples"].shape == (2, 4, 8, 8)
+    assert out["samples"].shape == (1, 4, 8, 8) and torch.isfinite(out["samples"]).all()
+    assert (edit.edited - edit.original).abs().max() > 0

@@ -1,10 +1,13 @@
 """The canvas editor in the real ComfyUI frontend, in headless Chromium (Debian's package,
 driven by playwright-core; scripts/install_browser.sh installs both).
 
-- test_editor_end_to_end: draws a region with every tool, places handle/target/centre,
-  switches to rotate, checks the spec widget, checks clicks after node resize and canvas
-  zoom, saves, reloads, and queues: the server must receive the drawn spec and run it.
-  Screenshots go to test-artifacts/.
+- test_editor_end_to_end: in the classic canvas and in Nodes 2.0 (Vue nodes): draws a region
+  with every tool, places handle/target/centre, switches to rotate, checks the spec widget,
+  checks clicks after node resize and canvas zoom, edits in the full-window view (known
+  pixels clicked at two wheel-zoom levels, pan, undo, Done writes the spec), saves, reloads;
+  then queues: the server must receive the drawn spec and run it, and the node toggles
+  between the original and the edited image and scrubs PBSI's states from the run's images.
+  Screenshots of each view go to test-artifacts/.
 - test_workflow_runs: every file in workflows/ is loaded in the frontend, queued with the
   Run button, and runs to completion on the generated test checkpoint.
 """
@@ -83,13 +86,14 @@ def test_editor_end_to_end(comfy_server, client, tmp_path):
     path.write_text(json.dumps(workflow))
 
     [result] = _drive("editor_e2e.mjs", comfy_server.url, path, ARTIFACTS, "--queue", "--quick", json.dumps(QUICK),
-                      "--second-image", "dragnext_editor_test_small.png", timeout=600)
+                      "--second-image", "dragnext_editor_test_small.png", timeout=1500)
     spec = json.loads(result["spec"])
     assert result["image"] == {"width": 256, "height": 192}
     assert result["followed"] == {"width": 128, "height": 96}, "the editor follows the upstream image"
     assert spec["operations"][0]["type"] == "rotate"
-    assert (ARTIFACTS / "editor.png").stat().st_size > 10_000
-    assert (ARTIFACTS / "editor_reloaded.png").stat().st_size > 10_000
+    for view in ("editor", "editor_reloaded", "editor_window_classic", "editor_vue", "editor_window_vue", "editor_result"):
+        assert (ARTIFACTS / f"{view}.png").stat().st_size > 10_000, f"screenshot {view}.png"
+    assert result["result"]["states"] == QUICK["DragNeXtPBSI"]["pbsi_timesteps"], "one PBSI state per PBSI timestep"
 
     # Python accepts what the editor drew, for that image: regions, handle inside, centre.
     drag = build_spec(parse_spec(result["spec"]), 192, 256)

@@ -201,7 +201,10 @@ export class DragEditor {
 
   /** Forget the steps made since a mark from history.past.length (a double-click's clicks). */
   dropSince(mark, tool) {
-    if (this.history.drop(this.history.past.length - mark)) this.applyText(this.history.current);
+    if (this.history.drop(this.history.past.length - mark)) {
+      this.applyText(this.history.current);
+      this.onChange(this.history.current);
+    }
     this.tool = tool;
     this.refresh();
   }

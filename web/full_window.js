@@ -28,6 +28,7 @@ export function openFullWindow(nodeEditor, { onChange, onClosed = () => {} }) {
     editor.dispose();
     overlay.remove();
     nodeEditor.applyText(editor.history.current);
+    nodeEditor.focusKeys(); // the keyboard goes back to the node (its Ctrl+Z, not the graph's)
     onChange(editor.history.current);
     onClosed();
   };

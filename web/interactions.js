@@ -51,7 +51,8 @@ export function attachPointer(ed) {
     if (pan) { drag = startPan(ed, toLayout(e)); return; }
     clicks = [...clicks.filter((k) => e.timeStamp - k.time < 600), { time: e.timeStamp, mark: ed.history.past.length, tool: ed.tool }].slice(-2);
     const p = roundPoint(toImage(e));
-    drag = start(ed, p, e, perLayout());
+    // a press that starts nothing still owns its moves: else a Vue node drags itself along
+    drag = start(ed, p, e, perLayout()) ?? {};
     ed.refresh();
   });
 

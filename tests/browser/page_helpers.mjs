@@ -119,3 +119,34 @@ export function option(name) {
   const i = process.argv.indexOf(name);
   return i < 0 ? null : process.argv[i + 1];
 }
+
+/** Switch the frontend between the classic canvas and Nodes 2.0 (Vue nodes), and wait for it. */
+export async function setVueNodes(page, on) {
+  await page.evaluate(async (on) => { await window.app.extensionManager.setting.set("Comfy.VueNodes.Enabled", on); }, on);
+  await page.waitForFunction((on) => (document.querySelectorAll("[data-node-id]").length > 0) === on, on, { timeout: 30000 });
+  await settle(page);
+}
+
+/** The full-window editor of the node, if open (in-page handle). */
+export const windowOpen = (page, id) => page.evaluate((id) => !!window.app.graph.getNodeById(id).dragnext.window
+  && document.querySelectorAll(".dnx-overlay").length === 1, id);
+
+/**
+ * The full-window canvas' on-screen rectangle and the scale of its fitted view, computed
+ * here (the picture fitted whole and centred), not read from the editor.
+ */
+export async function windowFit(page, id) {
+  return page.evaluate((id) => {
+    const ed = window.app.graph.getNodeById(id).dragnext.window.editor;
+    const r = ed.canvas.getBoundingClientRect();
+    const { naturalWidth: W, naturalHeight: H } = ed.image;
+    const s = Math.min(r.width / W, r.height / H);
+    return { left: r.left + (r.width - W * s) / 2, top: r.top + (r.height - H * s) / 2, scale: s };
+  }, id);
+}
+
+/** On-screen pixels per image pixel in the window now (after zooming), from the editor's view. */
+export const windowScale = (page, id) => page.evaluate((id) => {
+  const ed = window.app.graph.getNodeById(id).dragnext.window.editor;
+  return ed.layout().view.scale * (ed.canvas.getBoundingClientRect().width / ed.canvas.clientWidth);
+}, id);

@@ -25,6 +25,7 @@ LATENT_CHANNELS = 16
 BASIS_KEYS = ("toy_prior.basis", "toy_prior.mean", "toy_prior.std")  # (16, 192), (192,), (16,)
 DEFAULT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "toy_prior")
 CONTEXT_KEY = "toy_prior.context"
+LATENT_KINDS = ("patch_pca", "conv_ae")  # config.latent.kind: this file's PCA patches, proof/autoencoder.py
 
 
 class PatchLatent(comfy.latent_formats.LatentFormat):
@@ -129,18 +130,43 @@ class PatchAutoencoder(torch.nn.Module):
         return decode_patches(samples, self.basis)
 
 
-class PatchVAE(comfy.sd.VAE):
-    """The host VAE class around PatchAutoencoder, so VAEEncode/VAEDecode work on it.
-    Built on the host's own pixel-space VAE path, then given the 8x patch geometry."""
+class ModuleVAE(comfy.sd.VAE):
+    """The host VAE class around a torch autoencoder with encode/decode on [-1, 1] pixels
+    and an 8x latent, so VAEEncode/VAEDecode work on it. Built on the host's own
+    pixel-space VAE path, then given the module and the 8x geometry."""
 
-    def __init__(self, basis: dict):
+    def __init__(self, module: torch.nn.Module, latent_channels: int = LATENT_CHANNELS):
         super().__init__(sd={"pixel_space_vae": torch.tensor(1.0)}, dtype=torch.float32)
-        self.first_stage_model = PatchAutoencoder(basis).eval()
+        self.first_stage_model = module.eval()
         self.patcher = comfy.model_patcher.ModelPatcher(
             self.first_stage_model, load_device=self.device, offload_device=comfy.model_management.vae_offload_device())
         self.downscale_ratio = self.upscale_ratio = PATCH
-        self.latent_channels = LATENT_CHANNELS
+        self.latent_channels = latent_channels
         self.size = None
+
+
+class PatchVAE(ModuleVAE):
+    """The PCA patch latent through the host's VAE class."""
+
+    def __init__(self, basis: dict):
+        super().__init__(PatchAutoencoder(basis))
+
+
+def latent_kind(config: dict) -> str:
+    kind = config.get("latent", {}).get("kind", "patch_pca")
+    if kind not in LATENT_KINDS:
+        raise ValueError(f"config.latent.kind: unknown {kind!r}, expected one of {LATENT_KINDS}")
+    return kind
+
+
+def load_autoencoder(config: dict):
+    """The convolutional autoencoder named by config.latent.autoencoder (a folder written by
+    proof.autoencoder), for training a prior on its latent."""
+    import safetensors.torch
+    from . import autoencoder
+    folder = config["latent"]["autoencoder"]
+    sd = safetensors.torch.load_file(os.path.join(folder, "autoencoder.safetensors"))
+    return autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, config["latent"]["widths"])
 
 
 def image_to_latent(images: torch.Tensor, basis: dict) -> torch.Tensor:
@@ -162,7 +188,9 @@ def load_config(directory: str = DEFAULT_DIR) -> dict:
 
 
 def load_prior(directory: str = DEFAULT_DIR):
-    """(ModelPatcher, PatchVAE, CONDITIONING) for the committed prior in `directory`."""
+    """(ModelPatcher, VAE, CONDITIONING) for the prior in `directory` (the committed one by
+    default): its latent is the PCA patch latent or, with config.latent.kind "conv_ae", the
+    convolutional autoencoder stored with the weights."""
     import safetensors.torch
     config = load_config(directory)
     path = os.path.join(directory, config["weights"])
@@ -170,9 +198,13 @@ def load_prior(directory: str = DEFAULT_DIR):
         raise ValueError(f"toy prior weights not found: {path}")
     sd = safetensors.torch.load_file(path)
     context = sd.pop(CONTEXT_KEY).to(torch.float32)
-    basis = {k: sd.pop(k).to(torch.float32) for k in BASIS_KEYS}
+    if latent_kind(config) == "conv_ae":
+        from . import autoencoder
+        vae = ModuleVAE(autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, config["latent"]["widths"]))
+    else:
+        vae = PatchVAE({k: sd.pop(k).to(torch.float32) for k in BASIS_KEYS})
     model = build_base_model(config)
     model.diffusion_model.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True)
     patcher = comfy.model_patcher.ModelPatcher(
         model, load_device=comfy.model_management.get_torch_device(), offload_device=torch.device("cpu"))
-    return patcher, PatchVAE(basis), [[context, {}]]
+    return patcher, vae, [[context, {}]]

@@ -24,7 +24,7 @@ import safetensors.torch  # noqa: E402
 import torch  # noqa: E402
 
 from dragnext_ops.ddim import alphas_from_sigmas  # noqa: E402
-from proof import prior, scenes  # noqa: E402
+from proof import autoencoder, prior, scenes  # noqa: E402
 
 
 def scene_images(n_scenes: int, seed_base: int, size: int) -> np.ndarray:
@@ -78,6 +78,25 @@ def snr_weight(alpha: torch.Tensor, gamma: float | None) -> torch.Tensor:
 CHECKPOINT = "checkpoint.pt"
 
 
+def latent_codec(config: dict, data: torch.Tensor):
+    """(encode: [-1, 1] pixels -> unscaled latent, tensors stored with the weights for the
+    VAE, mean abs reconstruction error in [0, 1]) for the config's latent: the PCA patch
+    basis fitted on the training images, or the autoencoder of config.latent.autoencoder."""
+    sample = to_pixels(data[:64])
+    if prior.latent_kind(config) == "conv_ae":
+        ae = prior.load_autoencoder(config)
+        encode, decode = ae.encode, ae.decode
+        stored = autoencoder.state_dict_for_prior(ae)
+    else:
+        basis = prior.fit_basis(data[: config["train"].get("basis_images", 1024)].permute(0, 3, 1, 2).double() / 127.5 - 1)
+        encode, decode = (lambda x: prior.encode_patches(x, basis)), (lambda z: prior.decode_patches(z, basis))
+        stored = {k: v.contiguous() for k, v in basis.items()}
+    with torch.no_grad():
+        rec_err = float((decode(encode(sample)) - sample).abs().mean() / 2)
+    print(f"{prior.latent_kind(config)} latent: mean abs reconstruction error {rec_err:.4f} (of [0, 1])", flush=True)
+    return encode, stored, rec_err
+
+
 def check_resumable(saved: dict, config: dict):
     """A checkpoint continues only the run it came from: everything but the step count
     (which may grow between sittings) must match."""
@@ -123,10 +142,7 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     print(f"generated {len(data)} images in {time.time() - t0:.0f}s; pixel std {data.float().div(127.5).std():.3f}",
           flush=True)
 
-    basis = prior.fit_basis(data[: tc.get("basis_images", 1024)].permute(0, 3, 1, 2).double() / 127.5 - 1)
-    sample = to_pixels(data[:64])
-    rec_err = float((prior.decode_patches(prior.encode_patches(sample, basis), basis) - sample).abs().mean() / 2)
-    print(f"PCA basis: mean abs reconstruction error {rec_err:.4f} (of [0, 1])", flush=True)
+    encode, stored, rec_err = latent_codec(config, data)
     model = prior.build_base_model(config, init_seed=tc["seed"])
     net = model.diffusion_model
     net.train()
@@ -155,11 +171,11 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
                          ckpt_path, torch.save)
         weights = {k: v.to(torch.float16).contiguous() for k, v in ema.items()}
         weights[prior.CONTEXT_KEY] = context.to(torch.float16)
-        weights.update({k: v.contiguous() for k, v in basis.items()})  # float32: the VAE's exactness depends on it
+        weights.update(stored)  # float32: the VAE's exactness depends on it
         _save_atomically(weights, os.path.join(out_dir, config["weights"]), safetensors.torch.save_file)
         with open(os.path.join(out_dir, "config.json"), "w") as f:
             json.dump(dict(config, train=tc), f, indent=2)
-        summary = {"train": tc, "basis_reconstruction_l1": rec_err, "steps": step, "seconds": wall,
+        summary = {"train": tc, "latent_reconstruction_l1": rec_err, "steps": step, "seconds": wall,
                    "sittings": done, "log": log}
         with open(os.path.join(out_dir, "train_log.json"), "w") as f:
             json.dump(summary, f, indent=1)
@@ -170,7 +186,8 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         idx = torch.randint(0, len(data), (tc["batch"],), generator=gen)
         imgs = to_pixels(data[idx])
         imgs = dihedral(imgs, int(torch.randint(0, 8, (1,), generator=gen)))
-        x0 = prior.encode_patches(imgs, basis) * scale
+        with torch.no_grad():
+            x0 = encode(imgs) * scale
         t = torch.randint(0, len(alphas), (tc["batch"],), generator=gen)
         eps = torch.randn(x0.shape, generator=gen)
         a = alphas[t].view(-1, 1, 1, 1)

@@ -1,0 +1,201 @@
+"""A small convolutional autoencoder whose stride-8 latent moves smoothly with sub-cell
+shifts of the image, as SD's VAE latent does (the PCA patch latent does not: a 3-px shift
+re-cuts every 8x8 patch).
+
+Blur before every subsampling, replicate padding, and a training term asking that encoding
+a shifted crop equal the bilinearly shifted latent of the unshifted one (shift augmentation:
+crops at random pixel offsets). Scaled afterwards so its largest channel has unit variance
+(SD1.5's scaled latent). Pure torch; proof/prior.py serves it through the host's VAE class.
+
+    PYTHONPATH=.comfyui:. nice -n 19 .venv/bin/python -m proof.autoencoder --out out/ae [--minutes 10]
+
+Writes OUT/autoencoder.safetensors and OUT/autoencoder.json (architecture, scale, log, and
+the equivariance measured against the PCA patch latent).
+"""
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+STRIDE = 8
+AE_PREFIX = "toy_prior.ae."
+
+
+class Blur(torch.nn.Module):
+    """[1, 2, 1]^2 / 16 per channel: a low-pass before subsampling (anti-aliasing)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (k[:, None] * k[None, :] / 16).expand(channels, 1, 3, 3).contiguous(),
+                             persistent=False)
+        self.channels = channels
+
+    def forward(self, x):
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.kernel, groups=self.channels)
+
+
+def conv(c_in: int, c_out: int, k: int = 3):
+    return torch.nn.Conv2d(c_in, c_out, k, padding=k // 2, padding_mode="replicate")
+
+
+class ConvAutoencoder(torch.nn.Module):
+    """(B, 3, H, W) in [-1, 1] <-> (B, C, H/8, W/8), unscaled."""
+
+    def __init__(self, latent_channels: int = 16, widths=(16, 32, 48)):
+        super().__init__()
+        self.latent_channels, self.widths = latent_channels, tuple(widths)
+        w0, w1, w2 = widths
+        act = torch.nn.SiLU
+        self.encoder = torch.nn.Sequential(
+            conv(3, w0), act(),
+            conv(w0, w1), act(), Blur(w1), torch.nn.AvgPool2d(2),
+            conv(w1, w2), act(), Blur(w2), torch.nn.AvgPool2d(2),
+            conv(w2, w2), act(), Blur(w2), torch.nn.AvgPool2d(2),
+            conv(w2, w2), act(), conv(w2, latent_channels, 1))
+        up = torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.decoder = torch.nn.Sequential(
+            conv(latent_channels, w2), act(), conv(w2, w2), act(),
+            up, conv(w2, w2), act(),
+            up, conv(w2, w1), act(),
+            up, conv(w1, w0), act(), conv(w0, w0), act(), conv(w0, 3))
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+
+def shift_latent(z: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
+    """z moved by (dx, dy) cells, bilinearly (out(p) = z(p - d)), edges replicated."""
+    b, _, h, w = z.shape
+    ys = (torch.arange(h, dtype=z.dtype) - dy + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, dtype=z.dtype) - dx + 0.5) / w * 2 - 1
+    grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1).expand(b, h, w, 2)
+    return F.grid_sample(z, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def shifted_crops(images: torch.Tensor, size: int, shifts, origin: int):
+    """Crops of (B, 3, H, W) at (origin, origin) and at (origin - dy, origin - dx) per shift:
+    the second shows the content moved by (+dx, +dy) pixels."""
+    base = images[..., origin:origin + size, origin:origin + size]
+    moved = [images[..., origin - dy:origin - dy + size, origin - dx:origin - dx + size] for dx, dy in shifts]
+    return base, moved
+
+
+def equivariance_error(encode, images: torch.Tensor, shifts=((1, 0), (2, 0), (3, 0), (4, 0), (3, 5)),
+                       size: int = 96, border_cells: int = 1) -> dict:
+    """Per pixel shift, |E(shift(x)) - shift(E(x), s/8)| / |E(x) - mean| on interior cells
+    (0: the latent moves exactly with the image; about 1.4 for an unrelated latent)."""
+    base, moved = shifted_crops(images, size, shifts, 16)
+    with torch.no_grad():
+        z = encode(base)
+        dev = (z - z.mean((0, 2, 3), keepdim=True)).abs()[..., border_cells:-border_cells, border_cells:-border_cells]
+        out = {}
+        for (dx, dy), m in zip(shifts, moved):
+            diff = (encode(m) - shift_latent(z, dx / STRIDE, dy / STRIDE)).abs()
+            out[f"({dx},{dy})"] = float(diff[..., border_cells:-border_cells, border_cells:-border_cells].mean()
+                                        / dev.mean())
+    return out
+
+
+def train_autoencoder(images: torch.Tensor, steps: int, seed: int = 0, batch: int = 8, crop: int = 48,
+                      lr: float = 2e-3, equivariance_weight: float = 1.0, max_seconds: float | None = None,
+                      latent_channels: int = 16, widths=(16, 32, 48), log=print):
+    """Train on random crops of (N, 3, H, W) images in [-1, 1]: L1 reconstruction of each
+    crop plus the equivariance term for a crop shifted by a random 1-7 px offset."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    ae = ConvAutoencoder(latent_channels, widths)
+    opt = torch.optim.Adam(ae.parameters(), lr=lr)
+    n, _, h, w = images.shape
+    t0, history, step = time.time(), [], 0
+    for step in range(steps):
+        idx = torch.randint(0, n, (batch,), generator=g)
+        dx, dy = (int(v) for v in torch.randint(-7, 8, (2,), generator=g))
+        r = int(torch.randint(8, h - crop - 8, (1,), generator=g))
+        c = int(torch.randint(8, w - crop - 8, (1,), generator=g))
+        x = images[idx, :, r:r + crop, c:c + crop]
+        xs = images[idx, :, r - dy:r - dy + crop, c - dx:c - dx + crop]
+        z, zs = ae.encode(x), ae.encode(xs)
+        rec = (ae.decode(z) - x).abs().mean() + (ae.decode(zs) - xs).abs().mean()
+        target = shift_latent(z, dx / STRIDE, dy / STRIDE)[..., 1:-1, 1:-1]
+        eq = (zs[..., 1:-1, 1:-1] - target).pow(2).mean() / z.detach().pow(2).mean().clamp_min(1e-6)
+        loss = rec + equivariance_weight * eq
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * (1 - step / steps))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if (step + 1) % 100 == 0:
+            entry = {"step": step + 1, "reconstruction_l1": float(rec) / 4, "equivariance": float(eq),
+                     "seconds": round(time.time() - t0, 1)}
+            history.append(entry)
+            log(json.dumps(entry))
+        if max_seconds is not None and time.time() - t0 > max_seconds:
+            break
+    return ae.eval(), {"steps": step + 1, "seconds": round(time.time() - t0, 1), "log": history}
+
+
+def latent_scale(ae: ConvAutoencoder, images: torch.Tensor) -> float:
+    """The factor that gives the latent's largest channel unit variance."""
+    with torch.no_grad():
+        z = torch.cat([ae.encode(images[i:i + 16]) for i in range(0, len(images), 16)])
+    return float(1.0 / z.transpose(0, 1).flatten(1).std(1).max())
+
+
+def state_dict_for_prior(ae: ConvAutoencoder) -> dict:
+    return {AE_PREFIX + k: v.detach().float().contiguous() for k, v in ae.state_dict().items()}
+
+
+def from_prior_state_dict(sd: dict, latent_channels: int, widths) -> ConvAutoencoder:
+    """The autoencoder whose weights are the AE_PREFIX entries of sd (removed from it)."""
+    ae = ConvAutoencoder(latent_channels, tuple(widths))
+    weights = {k[len(AE_PREFIX):]: sd.pop(k).float() for k in [k for k in sd if k.startswith(AE_PREFIX)]}
+    ae.load_state_dict(weights, strict=True)
+    return ae.eval()
+
+
+def main():
+    import safetensors.torch
+
+    from proof.pack import host_on_cpu
+    host_on_cpu()  # before proof.prior imports the host
+    from proof import prior
+    from proof.train_prior import scene_images, to_pixels
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="out/ae")
+    ap.add_argument("--scenes", type=int, default=500, help="training scenes (seeds from 1,000,000, as the prior's)")
+    ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--equivariance-weight", type=float, default=1.0)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    images = to_pixels(scene_images(args.scenes, 1_000_000, 128))
+    held_out = to_pixels(scene_images(16, 500_000, 128))  # development seeds (proof.oracle's)
+    ae, summary = train_autoencoder(images, args.steps, max_seconds=60 * args.minutes,
+                                    equivariance_weight=args.equivariance_weight)
+    scale = latent_scale(ae, images[:256])
+    with torch.no_grad():
+        rec = float(torch.cat([(ae.decode(ae.encode(held_out[i:i + 8])) - held_out[i:i + 8]).abs()
+                               for i in range(0, 16, 8)]).mean() / 2)
+        basis = prior.fit_basis(images[:1024].double())
+        pca_rec = float((prior.decode_patches(prior.encode_patches(held_out, basis), basis) - held_out).abs().mean() / 2)
+    summary.update(latent_channels=ae.latent_channels, widths=list(ae.widths), latent_scale=scale, reconstruction_l1=rec,
+                   pca_reconstruction_l1=pca_rec,
+                   equivariance=equivariance_error(ae.encode, held_out),
+                   pca_equivariance=equivariance_error(lambda x: prior.encode_patches(x, basis), held_out))
+    os.makedirs(args.out, exist_ok=True)
+    safetensors.torch.save_file(state_dict_for_prior(ae), os.path.join(args.out, "autoencoder.safetensors"))
+    with open(os.path.join(args.out, "autoencoder.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

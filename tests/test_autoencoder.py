@@ -1,0 +1,64 @@
+"""The convolutional autoencoder latent: the latent shift and the equivariance measure are
+right (the PCA patch latent is exact at whole-patch shifts, not below), and a prior on the
+autoencoder's latent trains, stores the autoencoder and serves it through the host's VAE class."""
+import json
+
+import pytest
+import safetensors.torch
+import torch
+
+from proof.pack import host_on_cpu
+
+host_on_cpu()
+
+from proof import autoencoder, prior  # noqa: E402
+from proof.train_prior import scene_images, to_pixels, train  # noqa: E402
+
+
+def test_shift_latent_moves_by_whole_and_fractional_cells():
+    z = torch.randn(1, 2, 8, 8)
+    rolled = autoencoder.shift_latent(z, 2, -1)
+    assert torch.allclose(rolled[..., 1:-1, 2:], torch.roll(z, (-1, 2), (-2, -1))[..., 1:-1, 2:], atol=1e-5)
+    ramp = torch.arange(8.0).expand(1, 1, 8, 8).clone()
+    assert torch.allclose(autoencoder.shift_latent(ramp, 0.25, 0)[..., 1:], ramp[..., 1:] - 0.25, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return to_pixels(scene_images(2, 500_000, 128))
+
+
+def test_equivariance_error_is_zero_for_the_patch_latent_at_whole_patches_only(images):
+    basis = prior.fit_basis(images.double())
+    errors = autoencoder.equivariance_error(lambda x: prior.encode_patches(x, basis), images,
+                                            shifts=((8, 0), (8, 8), (3, 0)))
+    assert errors["(8,0)"] < 1e-5 and errors["(8,8)"] < 1e-5 and errors["(3,0)"] > 0.1
+
+
+def test_a_prior_on_the_autoencoder_latent_trains_and_loads_through_the_host_vae(images, tmp_path):
+    import comfy.sd
+    torch.set_num_threads(1)
+    ae, summary = autoencoder.train_autoencoder(images, 2, batch=2, log=lambda *_: None)
+    assert summary["steps"] == 2
+    ae_dir = tmp_path / "ae"
+    ae_dir.mkdir()
+    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(ae_dir / "autoencoder.safetensors"))
+    config = prior.load_config()
+    config["train"].update(n_scenes=2, warmup=1, batch=2, threads=1)
+    config["latent"] = {"kind": "conv_ae", "autoencoder": str(ae_dir), "widths": list(ae.widths)}
+    config["latent_scale"] = autoencoder.latent_scale(ae, images)
+    train(json.loads(json.dumps(config)), str(tmp_path / "prior"), steps=2, log_every=1)
+
+    model, vae, cond = prior.load_prior(str(tmp_path / "prior"))
+    assert isinstance(vae, comfy.sd.VAE)
+    image = (images[:1].movedim(1, -1) + 1) / 2
+    latent = vae.encode(image)
+    with torch.no_grad():
+        expected = ae.encode(images[:1])
+        assert latent.shape == (1, prior.LATENT_CHANNELS, 16, 16)
+        assert torch.allclose(latent, expected, atol=1e-4)
+        assert torch.allclose(vae.decode(latent)[0].movedim(-1, 0),
+                              ((ae.decode(expected)[0] + 1) / 2).clamp(0, 1), atol=1e-4)
+    assert model.model.latent_format.scale_factor == pytest.approx(config["latent_scale"])
+    with pytest.raises(ValueError, match="config.latent.kind"):
+        prior.latent_kind({"latent": {"kind": "vq"}})

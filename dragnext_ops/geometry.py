@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 PROGRESS_SCHEDULES = ("paper", "reference", "final")
+METHODS = ("paper", "reference")       # the paper's text, the authors' released code
 REFERENCE_RAMP_TIMESTEPS = 3      # the reference's drag_end_step
 REFERENCE_ANGLE_STEP_DEG = 2.0    # the reference rounds intermediate angles to 2 degrees
 
@@ -30,6 +31,14 @@ def progress(schedule: str, step: int, iteration: int, timesteps: int, iteration
     else:
         raise ValueError(f"progress_schedule: unknown '{schedule}', expected one of {PROGRESS_SCHEDULES}")
     return min(1.0, (iterations * step + iteration) / (iterations * ramp))
+
+
+def ramping(schedule: str, step: int, timesteps: int) -> bool:
+    """Whether PBSI timestep `step` is one of the schedule's ramp (where eta still grows)."""
+    if schedule == "final":
+        return False
+    ramp = timesteps if schedule == "paper" else min(REFERENCE_RAMP_TIMESTEPS, timesteps)
+    return step < ramp
 
 
 def rotation_angle(handle, target, center) -> float:
@@ -116,24 +125,36 @@ class CellOperation:
     angle: float              # full rotation angle (radians); 0 for translate
 
 
-def intermediate_state(op: CellOperation, eta: float, grid, reference: bool) -> CellMap | None:
-    """The cell mapping at progress eta; None when the reference would skip this state.
+def _moves_nothing(state: CellMap, op: CellOperation) -> bool:
+    return (torch.equal(state.rows, op.handle_rows[state.source])
+            and torch.equal(state.cols, op.handle_cols[state.source]))
 
-    paper: offsets round to the nearest cell, angles are exact.
-    reference: offsets truncate to whole cells (a state under one cell is skipped), and
-    angles round to 2 degrees.
+
+def intermediate_state(op: CellOperation, eta: float, grid, method: str, ramping: bool) -> CellMap | None:
+    """The cell mapping at progress eta; None when the state is skipped (no loss, no step).
+
+    paper: offsets round to the nearest cell and angles are exact, about the centre cell;
+    a state that moves no cell is skipped.
+    reference: offsets truncate to whole cells (a translation under one cell is skipped),
+    angles round to 2 degrees while the progress ramps (`ramping`: the timestep is one of
+    the ramp's), about the centre's pixel corner (c - 1/2, torchvision's convention);
+    rotations are never skipped.
     """
+    if method not in METHODS:
+        raise ValueError(f"method: unknown '{method}', expected one of {METHODS}")
+    reference = method == "reference"
     if op.kind == "translate":
         d = (eta * (op.target[0] - op.handle[0]), eta * (op.target[1] - op.handle[1]))
-        if reference:
-            offset = (int(d[0]), int(d[1]))
-            if offset == (0, 0):
-                return None
-        else:
-            offset = (round(d[0]), round(d[1]))
+        offset = (int(d[0]), int(d[1])) if reference else (round(d[0]), round(d[1]))
+        if offset == (0, 0):
+            return None
         return translate_cells(op.handle_rows, op.handle_cols, offset, grid)
     angle = eta * op.angle
     if reference:
-        step = math.radians(REFERENCE_ANGLE_STEP_DEG)
-        angle = round(angle / step) * step
-    return rotate_cells(op.handle_rows, op.handle_cols, op.center, angle, grid)
+        if ramping:
+            step = math.radians(REFERENCE_ANGLE_STEP_DEG)
+            angle = round(angle / step) * step
+        pivot = (op.center[0] - 0.5, op.center[1] - 0.5)
+        return rotate_cells(op.handle_rows, op.handle_cols, pivot, angle, grid)
+    state = rotate_cells(op.handle_rows, op.handle_cols, op.center, angle, grid)
+    return None if _moves_nothing(state, op) else state

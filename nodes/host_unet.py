@@ -39,6 +39,11 @@ class PassMeter:
             self.forward += 1
         self.bar.update(1)
 
+    def skip(self, passes: int):
+        """Advance the bar over passes the stage's bound allowed for but did not need."""
+        if passes > 0:
+            self.bar.update(passes)
+
     def report(self) -> dict:
         logging.info("DragNeXt %s: %d UNet forward passes, %d forward+backward passes",
                      self.stage, self.forward, self.forward_backward)

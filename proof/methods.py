@@ -24,10 +24,11 @@ class Settings:
     iterations: int = 10
     lr: float = 0.02
     mask_weight: float = 0.2
-    feature_layers: str = "all_stages"
-    progress_schedule: str = "paper"
+    feature_layers: str = "method default"
+    progress_schedule: str = "method default"
+    method: str = "paper"
     mutual_attention: bool = True
-    mutual_attention_from_layer: int = 3
+    mutual_attention_from_layer: int = -1
 
     @classmethod
     def quick(cls):
@@ -70,7 +71,7 @@ def dragnext(s: Settings, **overrides):
     def run(model, vae, cond, scene, shared):
         inv, drag, t_inv = _inversion(model, vae, cond, scene, s, shared)
         args = dict(pbsi_timesteps=s.pbsi_timesteps, iterations=s.iterations, lr=s.lr, mask_weight=s.mask_weight,
-                    feature_layers=s.feature_layers, progress_schedule=s.progress_schedule)
+                    feature_layers=s.feature_layers, progress_schedule=s.progress_schedule, method=s.method)
         args.update(overrides)
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -113,15 +114,22 @@ def copy_paste(s: Settings):
 TUNED = {"lr": 0.2}
 
 
+def other_method(s: Settings) -> str:
+    return "reference" if s.method == "paper" else "paper"
+
+
 def all_methods(s: Settings) -> dict:
-    """name -> method. 'final' is geometry's progress 1 throughout; 'last up block' is the
-    reference code's feature choice where the default is the paper's (all stages)."""
+    """name -> method. 'final' is geometry's progress 1 throughout; 'last up block' takes the
+    last decoder stage's features only; the other method (paper or reference, whichever is not
+    the default) runs with its own defaults."""
+    other = other_method(s)
     return {
         "no edit": no_edit(s),
         "copy-paste (RegionDrag-like)": copy_paste(s),
         "PBSI 1 timestep": dragnext(s, pbsi_timesteps=1),
         "no intermediate states": dragnext(s, progress_schedule="final"),
         "DragNeXt (default)": dragnext(s),
+        f"DragNeXt ({other} method)": dragnext(s, method=other),
         "DragNeXt (last up block)": dragnext(s, feature_layers="last_up_block"),
         "DragNeXt (lr 0.2)": dragnext(s, **TUNED),
     }

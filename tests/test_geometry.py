@@ -2,11 +2,12 @@
 feature grid, and the reference's whole-cell truncation and 2-degree rounding."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from dragnext.dragnext_ops.geometry import (
-    CellOperation, intermediate_state, progress, rotate_cells, rotation_angle, to_cell, translate_cells,
+    CellOperation, intermediate_state, progress, ramping, rotate_cells, rotation_angle, to_cell, translate_cells,
 )
 from dragnext.dragnext_ops.pbsi import cell_operations
 from dragnext.dragnext_ops.regions import rasterise
@@ -161,13 +162,13 @@ def _centroid(cm):
     ("rotate", (84.0, 64.0), (64.0, 44.0), (64.0, 64.0)),     # -90: right of centre -> above
     ("rotate", (94.0, 64.0), (82.0, 88.0), (64.0, 64.0)),     # 3-4-5: about +53 degrees
 ])
-@pytest.mark.parametrize("reference", [False, True])
-def test_blob_at_handle_lands_at_target(kind, handle, target, center, reference):
+@pytest.mark.parametrize("method", ["paper", "reference"])
+def test_blob_at_handle_lands_at_target(kind, handle, target, center, method):
     spec = _spec(kind, handle, target, center)
     grid = (spec.height // 2, spec.width // 2)
     (op,) = cell_operations(spec, grid)
     assert op.handle == to_cell(handle) and op.target == to_cell(target)
-    state = intermediate_state(op, 1.0, grid, reference)
+    state = intermediate_state(op, 1.0, grid, method, True)
     assert state is not None and len(state) > 0.8 * op.handle_rows.numel()
     r, c = _centroid(state)
     assert abs(r - op.target[0]) <= 1.0 and abs(c - op.target[1]) <= 1.0
@@ -177,7 +178,7 @@ def test_blob_at_handle_lands_at_target(kind, handle, target, center, reference)
     tol = 0 if kind == "translate" else 1
     assert abs(tr - op.target[0]) <= tol and abs(tc - op.target[1]) <= tol
     # half way, it is half way
-    mid = intermediate_state(op, 0.5, grid, reference)
+    mid = intermediate_state(op, 0.5, grid, method, True)
     r, c = _centroid(mid)
     if kind == "translate":
         assert abs(r - (op.handle[0] + op.target[0]) / 2) <= 1.0
@@ -210,27 +211,27 @@ def test_reference_truncates_offsets_to_whole_cells():
     grid = (32, 32)
     op = _translate_op((8, -5))
     # eta 0.35: (2.8, -1.75) -> reference truncates toward zero, paper rounds
-    assert _offset(intermediate_state(op, 0.35, grid, True), op) == (2, -1)
-    assert _offset(intermediate_state(op, 0.35, grid, False), op) == (3, -2)
+    assert _offset(intermediate_state(op, 0.35, grid, "reference", True), op) == (2, -1)
+    assert _offset(intermediate_state(op, 0.35, grid, "paper", True), op) == (3, -2)
     # eta 1: the full offset either way
-    assert _offset(intermediate_state(op, 1.0, grid, True), op) == (8, -5)
-    assert _offset(intermediate_state(op, 1.0, grid, False), op) == (8, -5)
+    assert _offset(intermediate_state(op, 1.0, grid, "reference", True), op) == (8, -5)
+    assert _offset(intermediate_state(op, 1.0, grid, "paper", True), op) == (8, -5)
 
 
 def test_reference_skips_states_under_one_cell():
     grid = (32, 32)
     op = _translate_op((0, 5))
-    # eta 0.1: offset (0, 0.5); the reference skips, the paper rounds (to 0 by banker's rule: the
-    # state is the identity)
-    assert intermediate_state(op, 0.1, grid, True) is None
-    assert _offset(intermediate_state(op, 0.1, grid, False), op) == (0, 0)
+    # eta 0.1: offset (0, 0.5); the reference truncates, the paper rounds (half to even): zero
+    # cells either way, a state that moves nothing, skipped by both
+    assert intermediate_state(op, 0.1, grid, "reference", True) is None
+    assert intermediate_state(op, 0.1, grid, "paper", True) is None
     # eta 0.19: (0, 0.95): still skipped by the reference, one cell for the paper
-    assert intermediate_state(op, 0.19, grid, True) is None
-    assert _offset(intermediate_state(op, 0.19, grid, False), op) == (0, 1)
-    assert _offset(intermediate_state(op, 0.2, grid, True), op) == (0, 1)
+    assert intermediate_state(op, 0.19, grid, "reference", True) is None
+    assert _offset(intermediate_state(op, 0.19, grid, "paper", True), op) == (0, 1)
+    assert _offset(intermediate_state(op, 0.2, grid, "reference", True), op) == (0, 1)
     # one whole cell in either axis is not skipped
     op = _translate_op((-3, 1))
-    assert _offset(intermediate_state(op, 0.5, grid, True), op) == (-1, 0)
+    assert _offset(intermediate_state(op, 0.5, grid, "reference", True), op) == (-1, 0)
 
 
 def test_reference_rounds_angles_to_two_degrees():
@@ -240,15 +241,90 @@ def test_reference_rounds_angles_to_two_degrees():
     centre = (48.0, 48.0)
     op = CellOperation("rotate", rows, cols, (20, 75), (75, 20), centre, math.radians(93.4))
     eta = 0.1                                # 9.34 degrees: rounds to 10 (not 8, not 9.34)
-    ref = intermediate_state(op, eta, grid, True)
-    paper = intermediate_state(op, eta, grid, False)
+    ref = intermediate_state(op, eta, grid, "reference", True)
+    paper = intermediate_state(op, eta, grid, "paper", True)
     at = lambda deg: rotate_cells(rows, cols, centre, math.radians(deg), grid)  # noqa: E731
-    assert mapping(ref, rows, cols) == mapping(at(10.0), rows, cols)
+    corner = (centre[0] - 0.5, centre[1] - 0.5)       # the reference's pivot: torchvision's pixel corner
+    at_ref = lambda deg: rotate_cells(rows, cols, corner, math.radians(deg), grid)  # noqa: E731
+    assert mapping(ref, rows, cols) == mapping(at_ref(10.0), rows, cols)
     assert mapping(paper, rows, cols) == mapping(at(9.34), rows, cols)
     assert mapping(ref, rows, cols) != mapping(paper, rows, cols)   # the region is large enough to tell
     # 8.9 degrees rounds down to 8
-    ref = intermediate_state(op, 8.9 / 93.4, grid, True)
-    assert mapping(ref, rows, cols) == mapping(at(8.0), rows, cols)
-    # a full angle that is not a multiple of 2 degrees rounds too (the reference's behaviour)
-    assert mapping(intermediate_state(op, 1.0, grid, True), rows, cols) == mapping(at(94.0), rows, cols)
-    assert mapping(intermediate_state(op, 1.0, grid, False), rows, cols) == mapping(at(93.4), rows, cols)
+    ref = intermediate_state(op, 8.9 / 93.4, grid, "reference", True)
+    assert mapping(ref, rows, cols) == mapping(at_ref(8.0), rows, cols)
+    # the full angle rounds too while the progress ramps, and is exact once it has (the reference)
+    assert mapping(intermediate_state(op, 1.0, grid, "reference", True), rows, cols) == mapping(at_ref(94.0), rows, cols)
+    assert (mapping(intermediate_state(op, 1.0, grid, "reference", False), rows, cols)
+            == mapping(at_ref(93.4), rows, cols) != mapping(at_ref(94.0), rows, cols))
+    assert mapping(at_ref(93.4), rows, cols) != mapping(at(93.4), rows, cols)   # the pivots differ
+    assert mapping(intermediate_state(op, 1.0, grid, "paper", True), rows, cols) == mapping(at(93.4), rows, cols)
+
+
+# ---------------------------------------------------------------- skipping, ramping, methods
+
+def test_ramping_covers_the_schedules_ramp_timesteps():
+    assert [ramping("paper", i, 5) for i in range(5)] == [True] * 5
+    assert [ramping("reference", i, 5) for i in range(5)] == [True, True, True, False, False]
+    assert [ramping("reference", i, 2) for i in range(2)] == [True, True]
+    assert not ramping("final", 0, 5)
+
+
+def test_paper_skips_a_rotation_that_moves_no_cell_and_the_reference_does_not():
+    rows, cols = torch.meshgrid(torch.arange(10, 14), torch.arange(20, 24), indexing="ij")
+    rows, cols = rows.flatten(), cols.flatten()
+    op = CellOperation("rotate", rows, cols, (12, 23), (23, 12), (12.0, 12.0), math.radians(90))
+    grid = (40, 40)
+    # 0.5 degrees moves no cell of a region 8-12 cells from the centre
+    assert intermediate_state(op, 0.5 / 90, grid, "paper", True) is None
+    held = intermediate_state(op, 0.5 / 90, grid, "reference", True)   # rounds to 0 degrees: held in place
+    assert held is not None and mapping(held, rows, cols) == {(int(r), int(c)): (int(r), int(c))
+                                                               for r, c in zip(rows, cols)}
+    assert intermediate_state(op, 0.5, grid, "paper", True) is not None
+
+
+def test_unknown_method_is_named():
+    with pytest.raises(ValueError, match="^method"):
+        intermediate_state(_translate_op((3, 3)), 1.0, (32, 32), "diffusers", True)
+
+
+def _ring_spec(handle):
+    """A ring of pixels (with a hole) on a 64-px image, as a translate operation."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    d = np.hypot(yy - 32, xx - 32)
+    region = (d >= 8) & (d <= 20)
+    return DragSpec(64, 64, [DragOperation("translate", handle, (50.0, 32.0), None, region)], None)
+
+
+def test_reference_region_is_the_filled_contour_holding_the_handle():
+    spec = _ring_spec((32.0, 18.0))                  # on the ring
+    grid = (32, 32)
+    (paper,) = cell_operations(spec, grid, "paper")
+    (ref,) = cell_operations(spec, grid, "reference")
+    assert (16, 16) not in set(zip(paper.handle_rows.tolist(), paper.handle_cols.tolist()))  # the hole
+    ref_cells = set(zip(ref.handle_rows.tolist(), ref.handle_cols.tolist()))
+    assert (16, 16) in ref_cells and ref_cells > set(zip(paper.handle_rows.tolist(), paper.handle_cols.tolist()))
+    # a handle in the hole still finds the ring's filled contour
+    (inside,) = cell_operations(_ring_spec((32.0, 32.0)), grid, "reference")
+    assert torch.equal(inside.handle_rows, ref.handle_rows) and torch.equal(inside.handle_cols, ref.handle_cols)
+
+
+def test_reference_region_falls_back_to_the_drawn_one_and_says_so(caplog):
+    spec = _ring_spec((4.0, 4.0))                    # far outside the ring
+    (paper,) = cell_operations(spec, (32, 32), "paper")
+    with caplog.at_level("WARNING"):
+        (ref,) = cell_operations(spec, (32, 32), "reference")
+    assert torch.equal(ref.handle_rows, paper.handle_rows) and torch.equal(ref.handle_cols, paper.handle_cols)
+    assert "outside its region" in caplog.text and "operation 1" in caplog.text
+
+
+def test_reference_angle_comes_from_the_rounded_cells():
+    region = np.zeros((64, 64), dtype=bool)
+    region[28:36, 40:56] = True
+    op = DragOperation("rotate", (47.0, 31.0), (33.0, 45.0), (31.0, 33.0), region)
+    spec = DragSpec(64, 64, [op], None)
+    (paper,) = cell_operations(spec, (32, 32), "paper")
+    (ref,) = cell_operations(spec, (32, 32), "reference")
+    assert paper.angle == pytest.approx(rotation_angle(op.handle, op.target, op.center))
+    h, g, c = to_cell(op.handle), to_cell(op.target), to_cell(op.center)   # (row, col)
+    assert ref.angle == pytest.approx(rotation_angle((h[1], h[0]), (g[1], g[0]), (c[1], c[0])))
+    assert abs(ref.angle - paper.angle) > 1e-3

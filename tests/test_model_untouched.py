@@ -220,3 +220,36 @@ def test_model_untouched_per_family_after_success_failure_and_interrupt(family, 
     expect_interrupted_pbsi(model, inversion, cond, 2, "third_up_block")
     snap.check_patcher(model)
     snap.check_reloaded(model)
+
+
+def test_model_untouched_after_the_reference_method_and_its_interrupt(tiny_model, tiny_cond, monkeypatch):
+    # the point-drag stage runs its own optimiser on the same patched clone; interrupted inside it too
+    from dragnext.nodes import host_unet
+    snap = Snapshot(tiny_model, tiny_cond)
+    inversion = invert(tiny_model, tiny_cond)
+    reference = dict(method="reference", point_drag_timesteps=1, tracks_per_timestep=2, steps_per_track=2)
+    with torch.inference_mode():
+        edit, _ = DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 2, 2, 0.05, 0.2,
+                                       "last_up_block", "method default", **reference).args
+    assert (edit.edited - edit.original).abs().max() > 0
+    snap.check_patcher(tiny_model)
+    calls = {"n": 0}
+    original = host_unet.PassMeter.before_pass
+
+    def before_pass(self):
+        calls["n"] += 1
+        if calls["n"] == 4:     # 2 original-trajectory passes, then the point-drag stage's second
+            comfy.model_management.interrupt_current_processing(True)
+        original(self)
+
+    monkeypatch.setattr(host_unet.PassMeter, "before_pass", before_pass)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            with torch.inference_mode():
+                DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 2, 2, 0.05, 0.2,
+                                     "last_up_block", "method default", **reference)
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    assert calls["n"] == 4
+    snap.check_patcher(tiny_model)
+    snap.check_reloaded(tiny_model)

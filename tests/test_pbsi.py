@@ -7,7 +7,7 @@ import torch
 
 from dragnext.dragnext_ops.pbsi import latent_keep_mask
 from dragnext.dragnext_ops.spec import DragOperation, DragSpec
-from dragnext.nodes.feature_taps import FeatureTaps, stage_output_inputs, with_feature_taps
+from dragnext.nodes.feature_taps import FeatureTaps, stage_outputs, with_feature_taps
 from dragnext.nodes.host_unet import PassMeter, run_stage
 from dragnext.nodes.inversion_node import DragNeXtInversion
 from dragnext.nodes.pbsi_node import DragNeXtPBSI
@@ -35,10 +35,10 @@ def translate_spec(handle=(20.0, 32.0), target=(40.0, 32.0), editable=None):
 
 
 def pbsi_outputs(model, inv, spec, cond, n=2, k=4, lr=0.05, mask_weight=0.2, layers="last_up_block",
-                 schedule="paper"):
+                 schedule="paper", **inputs):
     """The node's (edit, states)."""
     with torch.inference_mode():   # as the host runs nodes
-        return DragNeXtPBSI.execute(model, inv, spec, cond, n, k, lr, mask_weight, layers, schedule).args
+        return DragNeXtPBSI.execute(model, inv, spec, cond, n, k, lr, mask_weight, layers, schedule, **inputs).args
 
 
 def pbsi_node(*args, **kwargs):
@@ -55,8 +55,8 @@ def test_zero_length_drag_leaves_the_latent_unchanged(tiny_model, tiny_cond, inv
     spec = DragSpec(SIZE, SIZE, [op], box(16, 48, 8, 56))       # with the mask term too
     edit = pbsi_node(tiny_model, inversion, spec, tiny_cond, n=2, k=3, lr=0.1, mask_weight=0.5)
     assert edit.edited.shape == edit.original.shape == (1, 4, 8, 8)
-    assert len(edit.losses) == 6
-    assert max(abs(x) for pair in edit.losses for x in pair) < 1e-6
+    # every state moves nothing, so it is skipped: no step (and no pass) at all
+    assert edit.losses == [] and edit.passes == {"forward": 4, "forward_backward": 0}
     torch.testing.assert_close(edit.edited, edit.original, rtol=0, atol=1e-6)
     # and that is the plain trajectory's latent two steps down, not z_T
     assert (edit.original - inversion.inverted).abs().max() > 1e-2
@@ -108,23 +108,25 @@ def test_pass_counts(tiny_model, tiny_cond, inversion):
     assert len(edit.losses) == n * k
 
 
-def test_reference_schedule_skips_sub_cell_states_without_a_pass(tiny_model, tiny_cond, inversion):
+@pytest.mark.parametrize("editable", [None, box(16, 48, 8, 48)])
+@pytest.mark.parametrize("method,skipped", [("reference", 3), ("paper", 2)])
+def test_sub_cell_states_are_skipped_without_a_pass_or_step(tiny_model, tiny_cond, inversion, editable, method,
+                                                            skipped):
     # a 2-cell drag (4 pixels), ramped over the 2 PBSI timesteps in 8 iterations: eta = k/8,
-    # offset 2 eta cells, truncated: iterations 1..3 (offset < 1 cell) are skipped
-    spec = translate_spec(handle=(20.0, 32.0), target=(24.0, 32.0))
-    edit = pbsi_node(tiny_model, inversion, spec, tiny_cond, n=2, k=4, schedule="reference")
-    assert edit.passes == {"forward": 4, "forward_backward": 5}
-    assert len(edit.losses) == 5
-    # with an editable mask there is always the mask term to optimise: no skips
-    spec = translate_spec(handle=(20.0, 32.0), target=(24.0, 32.0), editable=box(16, 48, 8, 48))
-    edit = pbsi_node(tiny_model, inversion, spec, tiny_cond, n=2, k=4, schedule="reference")
-    assert edit.passes == {"forward": 4, "forward_backward": 8}
+    # offset 2 eta cells: truncated (reference), iterations 1..3 are under one cell; rounded
+    # (paper, half to even), iterations 1 and 2 (0.25, 0.5 cells) are. A skipped state takes no pass and no Adam step,
+    # with the mask term too.
+    spec = translate_spec(handle=(20.0, 32.0), target=(24.0, 32.0), editable=editable)
+    edit = pbsi_node(tiny_model, inversion, spec, tiny_cond, n=2, k=4, layers="last_up_block", schedule="paper",
+                     method=method, point_drag_timesteps=0)
+    assert edit.passes == {"forward": 4, "forward_backward": 8 - skipped}
+    assert len(edit.losses) == 8 - skipped
 
 
 @pytest.mark.parametrize("layers,expected_maps", [("last_up_block", 1), ("all_stages", 2)])
 def test_both_feature_layer_options_run(tiny_model, tiny_cond, inversion, layers, expected_maps):
     dm = tiny_model.get_model_object("diffusion_model")
-    assert stage_output_inputs(dm) == {2}     # channel_mult (1, 2): one upsampler, in output block 1
+    assert stage_outputs(dm) == [2, "out"]     # channel_mult (1, 2): one upsampler, in output block 1
     # one tapped pass: the maps each option records, and the last map feeds the out head
     taps = FeatureTaps()
     patched = with_feature_taps(tiny_model, layers, taps)

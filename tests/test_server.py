@@ -51,7 +51,9 @@ def test_object_info_lists_the_nodes_with_inputs(client):
         "DragNeXtInversion": {"model", "latent", "conditioning", "steps", "inversion_strength"},
         "DragNeXtSpec": {"image", "spec", "region_masks", "editable_mask"},
         "DragNeXtPBSI": {"model", "inversion", "drag", "conditioning", "pbsi_timesteps", "iterations", "lr",
-                         "mask_weight", "feature_layers", "progress_schedule"},
+                         "mask_weight", "feature_layers", "progress_schedule", "method", "point_drag_timesteps",
+                         "tracks_per_timestep", "steps_per_track", "motion_radius", "track_radius", "motion_step",
+                         "reach_distance", "no_change_patience"},
         "DragNeXtDenoise": {"model", "edit", "conditioning", "mutual_attention", "mutual_attention_from_layer"},
         "DragNeXtToyPriorLoader": {"directory"},
     }

@@ -132,7 +132,7 @@ def train_autoencoder(images: torch.Tensor, steps: int, seed: int = 0, batch: in
         loss.backward()
         opt.step()
         if (step + 1) % 100 == 0:
-            entry = {"step": step + 1, "reconstruction_l1": float(rec) / 4, "equivariance": float(eq),
+            entry = {"step": step + 1, "reconstruction_l1": float(rec.detach()) / 4, "equivariance": float(eq.detach()),
                      "seconds": round(time.time() - t0, 1)}
             history.append(entry)
             log(json.dumps(entry))
@@ -185,9 +185,10 @@ def main():
         rec = float(torch.cat([(ae.decode(ae.encode(held_out[i:i + 8])) - held_out[i:i + 8]).abs()
                                for i in range(0, 16, 8)]).mean() / 2)
         basis = prior.fit_basis(images[:1024].double())
-        pca_rec = float((prior.decode_patches(prior.encode_patches(held_out, basis), basis) - held_out).abs().mean() / 2)
-    summary.update(latent_channels=ae.latent_channels, widths=list(ae.widths), latent_scale=scale, reconstruction_l1=rec,
-                   pca_reconstruction_l1=pca_rec,
+        pca = prior.decode_patches(prior.encode_patches(held_out, basis), basis)
+        pca_rec = float((pca - held_out).abs().mean() / 2)
+    summary.update(latent_channels=ae.latent_channels, widths=list(ae.widths), latent_scale=scale,
+                   reconstruction_l1=rec, pca_reconstruction_l1=pca_rec,
                    equivariance=equivariance_error(ae.encode, held_out),
                    pca_equivariance=equivariance_error(lambda x: prior.encode_patches(x, basis), held_out))
     os.makedirs(args.out, exist_ok=True)

@@ -88,7 +88,8 @@ def latent_codec(config: dict, data: torch.Tensor):
         encode, decode = ae.encode, ae.decode
         stored = autoencoder.state_dict_for_prior(ae)
     else:
-        basis = prior.fit_basis(data[: config["train"].get("basis_images", 1024)].permute(0, 3, 1, 2).double() / 127.5 - 1)
+        fit_on = data[: config["train"].get("basis_images", 1024)]
+        basis = prior.fit_basis(fit_on.permute(0, 3, 1, 2).double() / 127.5 - 1)
         encode, decode = (lambda x: prior.encode_patches(x, basis)), (lambda z: prior.decode_patches(z, basis))
         stored = {k: v.contiguous() for k, v in basis.items()}
     with torch.no_grad():

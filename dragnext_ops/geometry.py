@@ -48,6 +48,17 @@ def rotation_angle(handle, target, center) -> float:
     return math.atan2(ux * vy - uy * vx, ux * vx + uy * vy)
 
 
+def reference_degrees(handle, target, center) -> float:
+    """The reference code's angle for cells (row, col): the difference of the two rays'
+    directions, counter-clockwise on screen, in degrees, wrapped to [-180, 180]. The same
+    rotation as rotation_angle's, opposite in sign; kept in degrees so that its 2-degree
+    rounding lands where the reference's does."""
+    def direction(p):
+        return math.degrees(math.atan2(-(p[0] - center[0]), p[1] - center[1]))
+    d = direction(target) - direction(handle)
+    return d + 360 if d < -180 else d - 360 if d > 180 else d
+
+
 def to_cell(point, scale: float = 0.5):
     """Image pixel (x, y) -> feature cell (row, col), rounded as the reference does."""
     return round(point[1] * scale), round(point[0] * scale)
@@ -122,7 +133,8 @@ class CellOperation:
     handle: tuple             # (row, col)
     target: tuple
     center: tuple | None
-    angle: float              # full rotation angle (radians); 0 for translate
+    angle: float              # full rotation angle (radians, image-coordinate sign); 0 for translate
+    reference_degrees: float | None = None   # the reference's own angle (reference_degrees())
 
 
 def _moves_nothing(state: CellMap, op: CellOperation) -> bool:
@@ -149,12 +161,13 @@ def intermediate_state(op: CellOperation, eta: float, grid, method: str, ramping
         if offset == (0, 0):
             return None
         return translate_cells(op.handle_rows, op.handle_cols, offset, grid)
-    angle = eta * op.angle
     if reference:
+        degrees = op.reference_degrees if op.reference_degrees is not None else -math.degrees(op.angle)
+        degrees = eta * degrees
         if ramping:
-            step = math.radians(REFERENCE_ANGLE_STEP_DEG)
-            angle = round(angle / step) * step
+            degrees = round(degrees / REFERENCE_ANGLE_STEP_DEG) * REFERENCE_ANGLE_STEP_DEG
+        angle = -math.radians(degrees)
         pivot = (op.center[0] - 0.5, op.center[1] - 0.5)
         return rotate_cells(op.handle_rows, op.handle_cols, pivot, angle, grid)
-    state = rotate_cells(op.handle_rows, op.handle_cols, op.center, angle, grid)
+    state = rotate_cells(op.handle_rows, op.handle_cols, op.center, eta * op.angle, grid)
     return None if _moves_nothing(state, op) else state

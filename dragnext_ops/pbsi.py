@@ -13,6 +13,7 @@ holding the handle cell, the angle from the rounded cells, the reference's state
 and the lambda term once per supervised operation.
 """
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,9 @@ import torch
 
 from .ddim import Schedule, ddim_step
 from .features import sample_cells
-from .geometry import METHODS, CellOperation, intermediate_state, progress, ramping, rotation_angle, to_cell
+from .geometry import (
+    METHODS, CellOperation, intermediate_state, progress, ramping, reference_degrees, rotation_angle, to_cell,
+)
 from .point_drag import PointDragConfig, PointDragState, integer_patch, run_point_drag
 from .reference_region import filled_contour_at
 
@@ -101,11 +104,13 @@ def cell_operations(spec, grid, method: str = "paper") -> list:
         cells = np.ascontiguousarray(op.region[::2, ::2])  # nearest, as torch's
         cells = _handle_region(cells, handle, index, method)
         rows, cols = torch.nonzero(torch.from_numpy(cells), as_tuple=True)
-        angle = 0.0
-        if op.kind == "rotate":
-            angle = (rotation_angle(op.handle, op.target, op.center) if method != "reference" else
-                     rotation_angle(handle[::-1], target[::-1], center[::-1]))
-        ops.append(CellOperation(op.kind, rows, cols, handle, target, center, angle))
+        angle, degrees = 0.0, None
+        if op.kind == "rotate" and method == "reference":
+            degrees = reference_degrees(handle, target, center)
+            angle = -math.radians(degrees)
+        elif op.kind == "rotate":
+            angle = rotation_angle(op.handle, op.target, op.center)
+        ops.append(CellOperation(op.kind, rows, cols, handle, target, center, angle, degrees))
     return ops
 
 

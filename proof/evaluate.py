@@ -46,9 +46,11 @@ def scene_metrics(scene, edited: np.ndarray, colour_tolerance: float) -> dict:
 
 
 def load_toy_prior(directory: str | None):
-    loader = pack_module("nodes.prior_loader").DragNeXtToyPriorLoader
-    out = loader.execute(directory or "")
-    return out.result
+    """The committed prior through its loader node; another folder (a prior trained into
+    out/) directly, since the node takes no paths."""
+    if directory:
+        return pack_module("proof.prior").load_prior(directory)
+    return pack_module("nodes.prior_loader").DragNeXtToyPriorLoader.execute("").result
 
 
 def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPES, prior_dir=None,

@@ -327,4 +327,5 @@ def test_reference_angle_comes_from_the_rounded_cells():
     assert paper.angle == pytest.approx(rotation_angle(op.handle, op.target, op.center))
     h, g, c = to_cell(op.handle), to_cell(op.target), to_cell(op.center)   # (row, col)
     assert ref.angle == pytest.approx(rotation_angle((h[1], h[0]), (g[1], g[0]), (c[1], c[0])))
+    assert ref.reference_degrees == pytest.approx(-math.degrees(ref.angle))
     assert abs(ref.angle - paper.angle) > 1e-3

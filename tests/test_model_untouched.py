@@ -166,21 +166,27 @@ def test_model_untouched_after_an_interrupted_pbsi(tiny_model, tiny_cond):
     snap.check_reloaded(tiny_model)
 
 
-def test_model_untouched_after_a_failure_mid_optimisation(tiny_model, tiny_cond, monkeypatch):
-    # an interruption between passes, in the middle of the Adam iterations (not before the first)
+def interrupt_at_pass(monkeypatch, n: int) -> dict:
+    """Press Cancel just before the n-th UNet pass; the returned dict counts the passes."""
     from dragnext.nodes import host_unet
-    snap = Snapshot(tiny_model, tiny_cond)
-    inversion = invert(tiny_model, tiny_cond)
     calls = {"n": 0}
     original = host_unet.PassMeter.before_pass
 
     def before_pass(self):
         calls["n"] += 1
-        if calls["n"] == 4:     # 2 original-trajectory passes, then the second Adam iteration
+        if calls["n"] == n:
             comfy.model_management.interrupt_current_processing(True)
         original(self)
 
     monkeypatch.setattr(host_unet.PassMeter, "before_pass", before_pass)
+    return calls
+
+
+def test_model_untouched_after_a_failure_mid_optimisation(tiny_model, tiny_cond, monkeypatch):
+    # an interruption between passes, in the middle of the Adam iterations (not before the first)
+    snap = Snapshot(tiny_model, tiny_cond)
+    inversion = invert(tiny_model, tiny_cond)
+    calls = interrupt_at_pass(monkeypatch, 4)   # 2 original-trajectory passes, then the second Adam iteration
     expect_interrupted_pbsi(tiny_model, inversion, tiny_cond, 3, "last_up_block")
     assert calls["n"] == 4
     snap.check_patcher(tiny_model)
@@ -224,7 +230,6 @@ def test_model_untouched_per_family_after_success_failure_and_interrupt(family, 
 
 def test_model_untouched_after_the_reference_method_and_its_interrupt(tiny_model, tiny_cond, monkeypatch):
     # the point-drag stage runs its own optimiser on the same patched clone; interrupted inside it too
-    from dragnext.nodes import host_unet
     snap = Snapshot(tiny_model, tiny_cond)
     inversion = invert(tiny_model, tiny_cond)
     reference = dict(method="reference", point_drag_timesteps=1, tracks_per_timestep=2, steps_per_track=2)
@@ -233,16 +238,7 @@ def test_model_untouched_after_the_reference_method_and_its_interrupt(tiny_model
                                        "last_up_block", "method default", **reference).args
     assert (edit.edited - edit.original).abs().max() > 0
     snap.check_patcher(tiny_model)
-    calls = {"n": 0}
-    original = host_unet.PassMeter.before_pass
-
-    def before_pass(self):
-        calls["n"] += 1
-        if calls["n"] == 4:     # 2 original-trajectory passes, then the point-drag stage's second
-            comfy.model_management.interrupt_current_processing(True)
-        original(self)
-
-    monkeypatch.setattr(host_unet.PassMeter, "before_pass", before_pass)
+    calls = interrupt_at_pass(monkeypatch, 4)   # 2 original-trajectory passes, then the point-drag stage's second
     try:
         with pytest.raises(comfy.model_management.InterruptProcessingException):
             with torch.inference_mode():

@@ -1,15 +1,27 @@
-"""Writes the example workflows (ComfyUI's UI format) and their example picture.
+"""Writes the example workflows (ComfyUI's UI format) and their example pictures: SD1.5's
+in workflows/, SDXL's in workflows/dragnext_sdxl/.
 
 Run: PYTHONPATH=. .venv/bin/python scripts/build_workflows.py
-The graphs use only stock loaders and the four DragNeXt nodes.
+The graphs use only stock loaders and the four DragNeXt nodes. The SDXL graph is the SD1.5
+one with another checkpoint, picture and drag: plain CLIPTextEncode, as in the host's own
+SDXL templates; the host then fills SDXL's size conditioning from the latent at every stage
+(the image's own size), where CLIPTextEncodeSDXL's typed sizes would go stale when the user
+loads another picture. The method settings are the nodes' defaults: on SDXL the mutual
+attention layer's -1 picks the family's own range.
 """
 import json
 from pathlib import Path
 
-from harness.example_scene import CHECKPOINT, ROTATE, TRANSLATE, example_scene
+from harness.example_scene import (CHECKPOINT, ROTATE, SDXL_CHECKPOINT, SDXL_ROTATE, SDXL_SIZE, SDXL_TRANSLATE,
+                                   TRANSLATE, example_scene)
 
 OUT = Path(__file__).resolve().parent.parent / "workflows"
 IMAGE = "dragnext_example.png"
+# Beside, not among, the SD1.5 examples: tests/test_editor_browser.py runs every
+# workflows/*.json at its defaults on CI's CPU, which a 1024 px graph cannot do in time.
+SDXL_OUT = OUT / "dragnext_sdxl"
+SDXL_IMAGE = "dragnext_sdxl_example.png"
+PROMPT = "a red disc and a blue bar"
 
 # type -> (inputs [(name, type)], outputs [(name, type)]) for the sockets this graph links.
 SOCKETS = {
@@ -57,11 +69,11 @@ def ui_workflow(nodes, edges) -> dict:
             "groups": [], "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4}
 
 
-def drag_workflow(spec: dict, prompt: str) -> dict:
+def drag_workflow(spec: dict, prompt: str, checkpoint: str = CHECKPOINT, image: str = IMAGE) -> dict:
     nodes = [
-        (1, "CheckpointLoaderSimple", (20, 60), (315, 98), [CHECKPOINT]),
+        (1, "CheckpointLoaderSimple", (20, 60), (315, 98), [checkpoint]),
         (2, "CLIPTextEncode", (360, 60), (400, 160), [prompt]),
-        (3, "LoadImage", (20, 260), (315, 314), [IMAGE, "image"]),
+        (3, "LoadImage", (20, 260), (315, 314), [image, "image"]),
         (4, "VAEEncode", (360, 260), (210, 46), []),
         (5, "DragNeXtInversion", (800, 60), (320, 130), [50, 0.75]),
         (6, "DragNeXtSpec", (360, 360), (420, 520), [json.dumps(spec, indent=1)]),
@@ -85,10 +97,17 @@ def drag_workflow(spec: dict, prompt: str) -> dict:
     return ui_workflow(nodes, edges)
 
 
+def write(path: Path, workflow: dict):
+    path.write_text(json.dumps(workflow, indent=1) + "\n")
+    print("wrote", path)
+
+
 if __name__ == "__main__":
     OUT.mkdir(exist_ok=True)
     example_scene().save(OUT / IMAGE)
-    for name, spec, prompt in (("dragnext_translate.json", TRANSLATE, "a red disc and a blue bar"),
-                               ("dragnext_rotate.json", ROTATE, "a red disc and a blue bar")):
-        (OUT / name).write_text(json.dumps(drag_workflow(spec, prompt), indent=1) + "\n")
-        print("wrote", OUT / name)
+    for name, spec in (("dragnext_translate.json", TRANSLATE), ("dragnext_rotate.json", ROTATE)):
+        write(OUT / name, drag_workflow(spec, PROMPT))
+    SDXL_OUT.mkdir(exist_ok=True)
+    example_scene(SDXL_SIZE).save(SDXL_OUT / SDXL_IMAGE, optimize=True)  # flat colours: 7 KB
+    for name, spec in (("dragnext_sdxl_translate.json", SDXL_TRANSLATE), ("dragnext_sdxl_rotate.json", SDXL_ROTATE)):
+        write(SDXL_OUT / name, drag_workflow(spec, PROMPT, SDXL_CHECKPOINT, SDXL_IMAGE))

@@ -149,7 +149,44 @@ def with_detached_weights(model_patcher):
     a diffusion-model wrapper (the host's own mechanism) swaps in zero-copy aliases for
     the duration of each pass instead. The user's model is never touched.
     """
-    patched = model_patcher.clone()
+    patched = static_patcher(model_patcher).clone()
     patched.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, "dragnext_plain_weights",
                                  _with_plain_parameters)
     return patched
+
+
+def static_patcher(model_patcher):
+    """`model_patcher`, or on a host that stages its weights at op time its non-dynamic
+    delegate: the patcher whose UNet computes with its own parameters, so that the aliases
+    above are what autograd saves.
+
+    Newer ComfyUI (read at 0.38.1; on by default on NVIDIA GPUs) loads models with a
+    ModelPatcherDynamic: its ops copy each weight at call time into VRAM that comfy-aimdo
+    manages (a per-module slot it may evict, or a cast buffer the next op reuses) and cache
+    those copies across passes, inference-mode ones included. The parameters are then not
+    what the ops use, and a backward pass after the forward may read another layer's
+    weights without any error.
+    Its own answer for weight hooks is `get_non_dynamic_delegate()`, used here likewise; it
+    reloads the model once through the loader that made it (one more copy in RAM). Hosts
+    without it (0.3.x: no `is_dynamic`) pass through unchanged.
+    """
+    is_dynamic = getattr(model_patcher, "is_dynamic", None)
+    if not callable(is_dynamic) or not is_dynamic():
+        return model_patcher
+    delegate = getattr(model_patcher, "get_non_dynamic_delegate", None)
+    fix = ("start ComfyUI with --disable-dynamic-vram, or load the model with a core loader "
+           "(CheckpointLoaderSimple, UNETLoader)")
+    if not callable(delegate):
+        raise ValueError(f"model: this {type(model_patcher).__name__} stages weights at op time, where PBSI's "
+                         f"backward pass would read weights the host has already replaced, and it offers "
+                         f"no get_non_dynamic_delegate(); {fix}")
+    try:
+        static = delegate()
+    except RuntimeError as error:   # 0.38: no cached_patcher_init (a custom loader made the model)
+        raise ValueError(f"model: the host could not make a non-dynamic copy of this model for PBSI's "
+                         f"backward pass ({error}); {fix}") from error
+    still = getattr(static, "is_dynamic", None)
+    if callable(still) and still():
+        raise ValueError(f"model: get_non_dynamic_delegate() of this {type(model_patcher).__name__} returned a "
+                         f"patcher that still stages weights at op time; {fix}")
+    return static

@@ -29,7 +29,8 @@ class Stage:
         return self.forward[1] + self.forward_backward[1]
 
 
-def run_edit(model, cond, size: int, preset, device, feature_layers=DEFAULT_FEATURE_LAYERS, on_stage=None) -> list:
+def run_edit(model, cond, size: int, preset, device, feature_layers=DEFAULT_FEATURE_LAYERS, on_stage=None,
+             activation_checkpointing: bool = False) -> list:
     """The measured stages, in order; `on_stage(stage)` hears each as it ends (long runs)."""
     image, latent = scene.inputs(size)
     timer = PassTimer(device)
@@ -56,7 +57,7 @@ def run_edit(model, cond, size: int, preset, device, feature_layers=DEFAULT_FEAT
         stage("spec", lambda: DragNeXtSpec.execute(image, scene.drag_spec(size)))
         stage("PBSI", lambda: DragNeXtPBSI.execute(
             model, outputs["inversion"], outputs["spec"], cond, preset.pbsi_timesteps, preset.iterations,
-            0.02, 0.2, feature_layers, "paper"))
+            0.02, 0.2, feature_layers, "paper", activation_checkpointing=activation_checkpointing))
         stage("denoise", lambda: DragNeXtDenoise.execute(model, outputs["PBSI"], cond, True, 3))
     finally:
         PassMeter.timer = None

@@ -1,4 +1,4 @@
-"""Benchmark a full DragNeXt edit on the SD1.5 UNet architecture with random weights.
+"""Benchmark a full DragNeXt edit on a real UNet architecture (SD1.5, SD2.x, SDXL) with random weights.
 
     PYTHONPATH=$PWD/.comfyui:$PWD/.comfyui/custom_nodes:$PWD nice .venv/bin/python -m bench.run [--quick]
 
@@ -31,7 +31,11 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="the 'quick' preset at 256 px: checks the benchmark in minutes")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default")
-    p.add_argument("--size", type=int, default=256, help="image side in pixels (multiple of 8)")
+    p.add_argument("--model", choices=sorted(model.FAMILIES), default="sd15",
+                   help="the real UNet architecture: sd15 (SD1.5), sd2 (SD2.x 768-v, v-prediction), sdxl (SDXL base)")
+    p.add_argument("--size", type=int, default=256, help="image side in pixels (multiple of 8; native: sd15 512, "
+                                                          "sd2 768, sdxl 1024)")
+    p.add_argument("--activation-checkpointing", action="store_true", help="the PBSI input of that name on")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="auto", help="UNet dtype; auto: the host's choice")
     p.add_argument("--feature-layers", choices=FEATURE_LAYERS, default=DEFAULT_FEATURE_LAYERS)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -42,6 +46,8 @@ def parse_args(argv=None):
                    help="also time REPS bare UNet passes of each kind after the edit, to expose overhead inside the "
                         "timed passes (noisy on a loaded CPU; 0: skip)")
     args = p.parse_args(argv)
+    if args.calibrate and args.model != "sd15":
+        p.error("--calibrate: the bare passes are SD1.5's (no SDXL size embedding); use it with --model sd15")
     if args.quick:
         args.preset, args.size = "quick", 256
     return args
@@ -54,18 +60,21 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     preset = PRESETS[args.preset]
     device = mm.get_torch_device()
-    patcher = model.sd15_model(dtype=DTYPES[args.dtype])
-    cond = model.conditioning()
+    patcher = model.family_model(args.model, dtype=DTYPES[args.dtype])
+    cond = model.conditioning(family=args.model)
     print(f"device {device} ({mm.get_torch_device_name(device)}), UNet dtype {patcher.model.get_dtype()}, "
           f"compute {patcher.model.manual_cast_dtype or patcher.model.get_dtype()}, threads {torch.get_num_threads()}, "
           f"attention {attention.optimized_attention.__name__}, {args.size} px, preset {args.preset} {preset}, "
-          f"features {args.feature_layers}", flush=True)
+          f"features {args.feature_layers}, model {args.model}"
+          f"{', activation checkpointing' if args.activation_checkpointing else ''}", flush=True)
 
     warmup = device.type == "cuda" if args.warmup is None else args.warmup
     if warmup:
-        run_edit(patcher, cond, args.size, PRESETS["quick"], device, args.feature_layers)
+        run_edit(patcher, cond, args.size, PRESETS["quick"], device, args.feature_layers,
+                 activation_checkpointing=args.activation_checkpointing)
     stages = run_edit(patcher, cond, args.size, preset, device, args.feature_layers,
-                      on_stage=lambda s: print(f"  {s.name} done: wall {s.wall:.2f} s", flush=True))
+                      on_stage=lambda s: print(f"  {s.name} done: wall {s.wall:.2f} s", flush=True),
+                      activation_checkpointing=args.activation_checkpointing)
     print(report.stage_table(stages, device))
     for problem in report.count_check(stages, preset):
         print("PASS COUNT MISMATCH:", problem)

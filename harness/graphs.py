@@ -9,7 +9,8 @@ POINT_DRAG = {"point_drag_timesteps": 3, "tracks_per_timestep": 10, "steps_per_t
 
 def _edit_nodes(model, vae, cond, image: str, spec, prefix: str, steps=50, inversion_strength=0.75,
                 pbsi_timesteps=5, iterations=10, lr=0.02, mask_weight=0.2, feature_layers="method default",
-                progress_schedule="method default", method="paper", mutual_attention=True, mutual_attention_from_layer=-1) -> dict:
+                progress_schedule="method default", method="paper", activation_checkpointing=False,
+                mutual_attention=True, mutual_attention_from_layer=-1) -> dict:
     """Nodes 3-12: load, encode, invert, spec, PBSI, denoise, decode, save (10), and PBSI's
     intermediate states decoded and saved (12); node defaults unless overridden."""
     spec_text = spec if isinstance(spec, str) else json.dumps(spec)
@@ -24,7 +25,7 @@ def _edit_nodes(model, vae, cond, image: str, spec, prefix: str, steps=50, inver
             "model": model, "inversion": ["5", 0], "drag": ["6", 0], "conditioning": cond,
             "pbsi_timesteps": pbsi_timesteps, "iterations": iterations, "lr": lr, "mask_weight": mask_weight,
             "feature_layers": feature_layers, "progress_schedule": progress_schedule, "method": method,
-            **POINT_DRAG}},
+            **POINT_DRAG, "activation_checkpointing": activation_checkpointing}},
         "8": {"class_type": "DragNeXtDenoise", "inputs": {
             "model": model, "edit": ["7", 0], "conditioning": cond,
             "mutual_attention": mutual_attention, "mutual_attention_from_layer": mutual_attention_from_layer}},

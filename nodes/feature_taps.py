@@ -9,12 +9,15 @@ stage's is the input of the UNet's `out` head.
   resolution, on SDXL (three stages) the last block.
 - "last_up_block": the last stage's output only (diffusers' up_blocks[-1]).
 An earlier stage's output is read by an output-block patch at the next block's input; the
-last one by an object patch that swaps `out` for an identical head that also records its
-input. Both live on the clone only; the host restores the shared model's `out` when another
-patcher loads.
+last one by a diffusion-model wrapper that, for the duration of each pass, swaps `out` for an
+identical head that also records its input. Both live on the clone only; nothing lingers in
+the shared model after a pass.
 """
+import functools
+
 import torch
 
+import comfy.patcher_extension
 from comfy.ldm.modules.diffusionmodules.openaimodel import Upsample
 
 FEATURE_LAYERS = ("all_stages", "third_up_block", "last_up_block")
@@ -90,6 +93,16 @@ def with_feature_taps(model_patcher, layers: str, taps: FeatureTaps):
 
         patched.set_model_output_block_patch(record_stage_output)
     if _HEAD in stages:
-        head = patched.get_model_object("diffusion_model.out")
-        patched.add_object_patch("diffusion_model.out", _RecordingHead(head, taps.record))
+        patched.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, "dragnext_feature_taps",
+                                     functools.partial(_with_recording_head, taps))
     return patched
+
+
+def _with_recording_head(taps, executor, *args, **kwargs):
+    dm = executor.class_obj
+    head = dm._modules[_HEAD]
+    dm._modules[_HEAD] = _RecordingHead(head, taps.record)
+    try:
+        return executor(*args, **kwargs)
+    finally:
+        dm._modules[_HEAD] = head

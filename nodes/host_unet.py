@@ -5,6 +5,7 @@ LoRA training node), so model loading, conditioning, dtype casts and model patch
 the host's. The UNet is evaluated on the VP latent z with timestep t by passing the host
 its sigma for t and `x = z * sqrt(1 + sigma^2)`, so that the model input is z itself.
 """
+import contextlib
 import logging
 
 import torch
@@ -123,21 +124,25 @@ def plain_alias(tensor: torch.Tensor) -> torch.Tensor:
             tensor.untyped_storage(), tensor.storage_offset(), tensor.size(), tensor.stride())
 
 
+@contextlib.contextmanager
+def plain_parameters(module: torch.nn.Module):
+    """Within the block, `module` and its submodules compute with plain aliases of their
+    parameters (zero copy); the originals are put back after."""
+    swapped = [(m, name, p) for m in module.modules() for name, p in m._parameters.items() if p is not None]
+    try:
+        for m, name, p in swapped:
+            m._parameters[name] = plain_alias(p)
+        yield
+    finally:
+        for m, name, p in swapped:
+            m._parameters[name] = p
+
+
 def _with_plain_parameters(executor, *args, **kwargs):
     """DIFFUSION_MODEL wrapper: the UNet computes this pass with aliases of its parameters
-    (taken now, after the host's own loading and patching); the originals are put back."""
-    swapped = []
-    try:
-        for module in executor.class_obj.modules():
-            for name, param in module._parameters.items():
-                if param is not None:
-                    swapped.append((module, name, param))
-        for module, name, param in swapped:
-            module._parameters[name] = plain_alias(param)
+    (taken now, after the host's own loading and patching)."""
+    with plain_parameters(executor.class_obj):
         return executor(*args, **kwargs)
-    finally:
-        for module, name, param in swapped:
-            module._parameters[name] = param
 
 
 def with_detached_weights(model_patcher):

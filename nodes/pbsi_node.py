@@ -8,6 +8,7 @@ from ..dragnext_ops.geometry import METHODS, PROGRESS_SCHEDULES
 from ..dragnext_ops.pbsi import PBSIConfig, run_pbsi
 from ..dragnext_ops.point_drag import PointDragConfig
 from ..dragnext_ops.state import DragEdit
+from .activation_checkpointing import with_activation_checkpointing
 from .feature_taps import (
     DEFAULT_FEATURE_LAYERS, FEATURE_LAYERS, REFERENCE_FEATURE_LAYERS, FeatureTaps, with_feature_taps,
 )
@@ -109,6 +110,11 @@ class DragNeXtPBSI(io.ComfyNode):
                 io.Int.Input("no_change_patience", optional=True, default=10, min=1, max=1000,
                              tooltip=ref + "the stage stops after this many tracks in a row that move no handle "
                                            "(the reference: 10)."),
+                io.Boolean.Input("activation_checkpointing", optional=True, default=False,
+                                 tooltip="Keep only each UNet block's input for the backward pass and recompute the "
+                                         "rest there: about a third more time per step for most of the activation "
+                                         "memory. Turn on when PBSI runs out of VRAM (SDXL at 1024 px on a 12 GB "
+                                         "GPU). Same result either way."),
             ],
             outputs=[DragEditSocket.Output(display_name="edit"),
                      io.Latent.Output(display_name="states",
@@ -120,7 +126,8 @@ class DragNeXtPBSI(io.ComfyNode):
     def execute(cls, model, inversion, drag, conditioning, pbsi_timesteps, iterations, lr, mask_weight,
                 feature_layers=METHOD_DEFAULT, progress_schedule=METHOD_DEFAULT, method=DEFAULT_METHOD,
                 point_drag_timesteps=3, tracks_per_timestep=10, steps_per_track=3, motion_radius=4,
-                track_radius=12, motion_step=4.0, reach_distance=2.0, no_change_patience=10) -> io.NodeOutput:
+                track_radius=12, motion_step=4.0, reach_distance=2.0, no_change_patience=10,
+                activation_checkpointing=False) -> io.NodeOutput:
         feature_layers, progress_schedule = resolve(method, feature_layers, progress_schedule)
         point_drag = None
         if method == "reference" and point_drag_timesteps > 0:
@@ -132,7 +139,10 @@ class DragNeXtPBSI(io.ComfyNode):
         z_T = inversion.inverted
         check_sizes(drag, z_T, model_family(model).latent_factor)  # refuses unserved families
         taps = FeatureTaps()
-        patched = with_feature_taps(with_detached_weights(model), feature_layers, taps)
+        unet = with_detached_weights(model)
+        if activation_checkpointing:
+            unet = with_activation_checkpointing(unet)
+        patched = with_feature_taps(unet, feature_layers, taps)
         n = config.timesteps
         out = {}
 

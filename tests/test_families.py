@@ -66,6 +66,7 @@ def meta_forward(patcher, family: str, latent_side: int):
     dm = patcher.model.diffusion_model
     options = dict(patcher.model_options["transformer_options"])
     options["optimized_attention_override"] = lambda func, *a, **k: host_attention.attention_pytorch(*a, **k)
+    options["wrappers"] = patcher.wrappers   # as the host's sampler hands them to the UNet
     adm = FAMILY_LAYOUTS[family]["adm"]
     y = torch.empty(1, adm, device=META) if adm is not None else None
     patcher.patch_model(load_weights=False)

@@ -9,8 +9,10 @@ driven by playwright-core; scripts/install_browser.sh installs both).
   between the original and the edited image and scrubs PBSI's states from the run's images.
   Screenshots of each view go to test-artifacts/.
 - test_workflow_runs: every file in workflows/ is loaded in the frontend, queued with the
-  Run button, and runs to completion on the generated test checkpoint.
+  Run button, and runs to completion (on the generated test checkpoint, or the toy prior
+  bundled with the pack); each SaveImage node's picture comes back at the loaded picture's size.
 """
+import io
 import json
 import shutil
 import subprocess
@@ -120,4 +122,17 @@ def test_workflow_runs(workflow, workflow_runs, client):
     result = workflow_runs.get(workflow.name)
     assert result is not None, "the browser never reported on this workflow"
     assert "error" not in result, result.get("error")
-    _succeeded(_finished(client, result["prompt_id"]))
+    entry = _finished(client, result["prompt_id"])
+    _succeeded(entry)
+    nodes = json.loads(workflow.read_text())["nodes"]
+    [picture] = [n["widgets_values"][0] for n in nodes if n["type"] == "LoadImage"]
+    size = Image.open(workflow.parent / picture).size
+    saves = [str(n["id"]) for n in nodes if n["type"] == "SaveImage"]
+    assert saves, "the workflow saves its edit"
+    for node_id in saves:
+        images = entry["outputs"].get(node_id, {}).get("images", [])
+        assert images, f"SaveImage node {node_id} wrote no image"
+        for image in images:
+            png = client.get_bytes(f"/view?filename={image['filename']}&subfolder={image['subfolder']}"
+                                   f"&type={image['type']}")
+            assert Image.open(io.BytesIO(png)).size == size, f"node {node_id}: the edit is the picture's size"

@@ -1,5 +1,5 @@
-"""Every example workflow (UI format, SD1.5's and SDXL's) against the real server's
-/object_info, and every drag spec against the picture its workflow loads."""
+"""Every example workflow (UI format: SD1.5's, SDXL's and the toy prior's) against the real
+server's /object_info, and every drag spec against the picture its workflow loads."""
 import json
 import shutil
 from pathlib import Path
@@ -10,13 +10,19 @@ from PIL import Image
 
 from dragnext.dragnext_ops.spec import build_spec, parse_spec
 from harness.example_scene import CHECKPOINT, SDXL_CHECKPOINT, SDXL_SIZE, SIZE, TRANSLATE
-from harness.graphs import drag_graph
+from harness.graphs import drag_graph, toy_drag_graph
+from proof.scenes import make_scene
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "workflows"
 WORKFLOWS = sorted(EXAMPLES.rglob("*.json"))  # SDXL's lie in a subfolder
 PICTURES = {p.name: p for p in EXAMPLES.rglob("*.png")}
-# The example picture's side for each checkpoint the examples load.
-PICTURE_SIZE = {CHECKPOINT: SIZE, SDXL_CHECKPOINT: SDXL_SIZE}
+# A workflow's family: the checkpoint it loads, or the toy prior (no checkpoint).
+TOY = "toy prior"
+# The example picture's side in each family (the toy prior's scenes are 128 px).
+PICTURE_SIZE = {CHECKPOINT: SIZE, SDXL_CHECKPOINT: SDXL_SIZE, TOY: 128}
+# The drags each family shows: the toy template is `make demo`'s default edit, scene 0's translate.
+OPERATIONS = {CHECKPOINT: {"translate", "rotate"}, SDXL_CHECKPOINT: {"translate", "rotate"}, TOY: {"translate"}}
+TOY_SCENE = make_scene(0, "translate")
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
@@ -69,23 +75,40 @@ def nodes_of(path: Path, node_type: str) -> list:
     return [n for n in json.loads(path.read_text())["nodes"] if n["type"] == node_type]
 
 
-def test_there_are_translate_and_rotate_examples_for_each_family():
-    kinds = {checkpoint: set() for checkpoint in PICTURE_SIZE}
+def family(path: Path) -> str:
+    """The checkpoint the workflow loads, or TOY; exactly one loader of either kind."""
+    checkpoints, toys = nodes_of(path, "CheckpointLoaderSimple"), nodes_of(path, "DragNeXtToyPriorLoader")
+    assert len(checkpoints) + len(toys) == 1, f"{path.name}: one checkpoint or toy prior loader"
+    return checkpoints[0]["widgets_values"][0] if checkpoints else TOY
+
+
+def test_each_family_shows_its_operations():
+    kinds = {name: set() for name in OPERATIONS}
     for path in WORKFLOWS:
-        [loader] = nodes_of(path, "CheckpointLoaderSimple")
         for node in nodes_of(path, "DragNeXtSpec"):
-            kinds[loader["widgets_values"][0]] |= {op["type"] for op in parse_spec(node["widgets_values"][0])["operations"]}
-    assert kinds == {checkpoint: {"translate", "rotate"} for checkpoint in PICTURE_SIZE}
+            kinds[family(path)] |= {op["type"] for op in parse_spec(node["widgets_values"][0])["operations"]}
+    assert kinds == OPERATIONS
+
+
+def test_toy_template_is_the_scene():
+    # The picture and the drag are the scene's own, so the prior sees what it was trained on
+    # and the edit is `make demo`'s; the picture is the scene's image in 8 bits.
+    [path] = [p for p in WORKFLOWS if family(p) == TOY]
+    assert path.parent == EXAMPLES, "top level, so that the browser test runs it"
+    [picture], [spec] = nodes_of(path, "LoadImage"), nodes_of(path, "DragNeXtSpec")
+    rgb = np.asarray(Image.open(PICTURES[picture["widgets_values"][0]]).convert("RGB")).astype(int)
+    assert np.array_equal(rgb, (np.clip(TOY_SCENE.image, 0, 1) * 255).round().astype(int))
+    assert parse_spec(spec["widgets_values"][0]) == parse_spec(json.dumps(TOY_SCENE.spec()))
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
 def test_spec_fits_the_picture_it_loads(path):
     # The drag is in the loaded picture's pixels, and the picture is the family's example size.
-    [loader], [picture] = nodes_of(path, "CheckpointLoaderSimple"), nodes_of(path, "LoadImage")
+    [picture] = nodes_of(path, "LoadImage")
     assert picture["widgets_values"][0] in PICTURES, f"workflows/ holds no picture {picture['widgets_values'][0]}"
     rgb = np.asarray(Image.open(PICTURES[picture["widgets_values"][0]]).convert("RGB")).astype(int)
     height, width = rgb.shape[:2]
-    assert width == height == PICTURE_SIZE[loader["widgets_values"][0]]
+    assert width == height == PICTURE_SIZE[family(path)]
     for node in nodes_of(path, "DragNeXtSpec"):
         drag = build_spec(parse_spec(node["widgets_values"][0]), height, width)  # refuses points off the image
         for op in drag.operations:
@@ -137,8 +160,11 @@ def test_workflow_settings_are_the_nodes_defaults(path, object_info):
         assert dict(zip(expected, nodes[node_type]["widgets_values"])) == expected, node_type
 
 
-def test_harness_graphs_run_the_nodes_defaults(object_info):
-    graph = {n["class_type"]: n["inputs"] for n in drag_graph("model.safetensors", "image.png", TRANSLATE).values()}
-    for node_type in method_nodes(graph):
+@pytest.mark.parametrize("build", [lambda: drag_graph("model.safetensors", "image.png", TRANSLATE),
+                                   lambda: toy_drag_graph("image.png", TRANSLATE)], ids=["checkpoint", "toy"])
+def test_harness_graphs_run_the_nodes_defaults(build, object_info):
+    graph = {n["class_type"]: n["inputs"] for n in build().values()}
+    # The toy loader's "" is the bundled prior too (old workflows' value; nodes/prior_loader.py).
+    for node_type in set(method_nodes(graph)) - {"DragNeXtToyPriorLoader"}:
         expected = defaults(object_info[node_type])
         assert {name: graph[node_type][name] for name in expected} == expected, node_type

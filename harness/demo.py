@@ -29,15 +29,19 @@ from .graphs import drag_graph, toy_drag_graph  # noqa: E402
 from .server import REPO, ComfyServer  # noqa: E402
 
 
-def toy_job(seed: int, op_type: str):
-    """(before, ground truth, spec, graph builder) for a scene of the toy prior's kind, edited
-    with the PBSI input set for this small prior (proof/README.md), the rest at defaults."""
-    from proof.methods import TUNED
-    from proof.scenes import make_scene
-    scene = make_scene(seed, op_type)
-    to_pil = lambda a: Image.fromarray((np.clip(a, 0, 1) * 255).round().astype(np.uint8))  # noqa: E731
-    build = lambda image, spec: toy_drag_graph(image, spec, **TUNED)  # noqa: E731
-    return to_pil(scene.image), to_pil(scene.edited), scene.spec(), build
+def to_pil(a: np.ndarray) -> Image.Image:
+    return Image.fromarray((np.clip(a, 0, 1) * 255).round().astype(np.uint8))
+
+
+def toy_figures(scene, after_png: bytes) -> str:
+    """The edit's IoU with the ground-truth pose and its DAI, as proof.evaluate measures them."""
+    from proof.scene_metrics import scene_metrics
+    edited = np.asarray(Image.open(io.BytesIO(after_png)).convert("RGB"), dtype=np.float32) / 255.0
+    m = scene_metrics(scene, edited)
+    unedited = scene_metrics(scene, scene.image)
+    return (f"IoU with the ground-truth pose {m['iou']:.3f} (no edit: {unedited['iou']:.3f}; the goal is 0.7 for "
+            f"translate, 0.6 for rotate and deform), DAI {m['dai']:.4f} (no edit: {unedited['dai']:.4f}; lower is "
+            f"better), PSNR outside the editable mask {m['psnr_out']:.1f} dB")
 
 
 def main():
@@ -65,10 +69,11 @@ def main():
     else:
         if args.image or args.spec:
             parser.error("--image and --spec need --ckpt: the toy prior only knows its own synthetic scenes")
-        before, truth, spec, build = toy_job(args.seed, args.op)
-        from proof.methods import TUNED
-        print(f"No CKPT given: the project's toy prior (models/toy_prior) on synthetic scene {args.seed} ({args.op}); "
-              f"PBSI with {TUNED}, which this small prior needs.")
+        from proof.scenes import make_scene
+        scene = make_scene(args.seed, args.op)
+        before, truth, spec, build = to_pil(scene.image), to_pil(scene.edited), scene.spec(), toy_drag_graph
+        print(f"No CKPT given: the project's toy prior (models/toy_prior) on synthetic scene {args.seed} ({args.op}), "
+              f"every node at its defaults.")
 
     with ComfyServer() as server:
         if checkpoint:
@@ -84,7 +89,8 @@ def main():
                              f"server log: {server.log_path}")
         (out / "ground_truth.png").unlink(missing_ok=True)  # from an earlier toy run: not this edit's
         before.save(out / "before.png")
-        (out / "after.png").write_bytes(client.output_images(result, "10")[0])
+        after = client.output_images(result, "10")[0]
+        (out / "after.png").write_bytes(after)
         states = [Image.open(io.BytesIO(png)) for png in client.output_images(result, "12")]
         _side_by_side(states).save(out / "states.png")
         written = ["before.png", "after.png", "states.png"]
@@ -94,6 +100,8 @@ def main():
         (out / "graph.json").write_text(json.dumps(graph, indent=1))
         shutil.copy(server.log_path, out / "server.log")
     print(f"edit took {time.time() - started:.1f}s; wrote {', '.join(written)} to {out}")
+    if truth is not None:
+        print(toy_figures(scene, after))
 
 
 def _side_by_side(images):

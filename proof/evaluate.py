@@ -20,29 +20,13 @@ host_on_cpu()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from dragnext_ops import metrics  # noqa: E402
 from proof import methods as M  # noqa: E402
+from proof.scene_metrics import COLOUR_TOLERANCE, scene_metrics  # noqa: E402
 from proof.contact_sheet import contact_sheet  # noqa: E402
 from proof.pack import pack_module  # noqa: E402
 from proof.scenes import OP_TYPES, make_scene  # noqa: E402
 
 METRICS = ("iou", "dai", "psnr_out", "ssim_out", "l1_handle", "l1_target", "seconds")
-
-
-def scene_metrics(scene, edited: np.ndarray, colour_tolerance: float) -> dict:
-    ops = scene.operations
-    ious = [metrics.object_iou(edited, scene.edited, scene.objects[op["object"]]["colour"], colour_tolerance)
-            for op in ops]
-    target = np.any([scene.edited_masks[op["object"]] for op in ops], axis=0)
-    handle = np.any([op["mask"] for op in ops], axis=0)
-    return {
-        "iou": float(np.mean(ious)),
-        "dai": metrics.dai(scene.image, edited, [op["handle"] for op in ops], [op["target"] for op in ops]),
-        "psnr_out": metrics.psnr_outside(scene.edited, edited, scene.editable_mask),
-        "ssim_out": metrics.ssim_outside(scene.edited, edited, scene.editable_mask),
-        "l1_handle": metrics.region_l1(edited, scene.edited, handle),
-        "l1_target": metrics.region_l1(edited, scene.edited, target),
-    }
 
 
 def load_toy_prior(directory: str | None):
@@ -54,7 +38,7 @@ def load_toy_prior(directory: str | None):
 
 
 def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPES, prior_dir=None,
-             method_names=None, colour_tolerance: float = 0.2, sheet_scenes: int = 2, log=print) -> dict:
+             method_names=None, colour_tolerance: float = COLOUR_TOLERANCE, sheet_scenes: int = 2, log=print) -> dict:
     if n_scenes < 1:
         raise ValueError("n_scenes must be at least 1")
     torch.manual_seed(0)

@@ -169,3 +169,21 @@ def test_training_images_refuse_a_size_no_scene_fits():
     from proof.train_prior import scene_images
     with pytest.raises(ValueError, match="larger size"):
         scene_images(1, 0, 16)
+
+
+def test_demo_figures_score_the_ground_truth_perfectly_and_no_edit_as_no_edit():
+    import io
+    from harness.demo import to_pil, toy_figures
+    scene = make_scene(0, "translate")
+
+    def png(a):
+        buf = io.BytesIO()
+        to_pil(a).save(buf, format="PNG")
+        return buf.getvalue()
+
+    truth = toy_figures(scene, png(scene.edited))
+    assert truth.startswith("IoU with the ground-truth pose 1.000 (no edit: ")
+    unedited_iou = truth.split("(no edit: ")[1].split(";")[0]
+    assert float(unedited_iou) < 0.5
+    same = toy_figures(scene, png(scene.image))
+    assert same.startswith(f"IoU with the ground-truth pose {unedited_iou} (no edit: {unedited_iou};")

@@ -7,8 +7,9 @@ import pytest
 from PIL import Image
 
 from harness.client import PromptRejected
-from harness.demo import toy_job
 from harness.example_scene import ROTATE, example_scene
+from harness.demo import to_pil
+from proof.scenes import make_scene
 from harness.graphs import drag_graph, toy_drag_graph
 
 SPEC = {
@@ -161,8 +162,9 @@ def test_spec_that_does_not_fit_the_image_fails_before_any_model_work(comfy_serv
 
 def test_demo_graph_on_the_toy_prior_runs(client):
     # what `make demo` runs by default: the bundled prior through its loader node
-    before, _, spec, _ = toy_job(0, "translate")
-    name = client.upload_pil("dragnext_toy_scene.png", before)
+    scene = make_scene(0, "translate")
+    name = client.upload_pil("dragnext_toy_scene.png", to_pil(scene.image))
+    spec = scene.spec()
     result = client.run(toy_drag_graph(name, spec, **QUICK))
     assert result["status"] == "success", result["messages"][-1]
     assert pixels(client.output_images(result, "10")[0]).shape == (128, 128, 3)

@@ -74,7 +74,9 @@ def model_family(model_patcher) -> ModelFamily:
         _refuse(name, "a video UNet")
     prediction = _prediction(model_patcher.get_model_object("model_sampling"), name)
     factor = getattr(model.latent_format, "spacial_downscale_ratio", SD_VAE_FACTOR)
-    return ModelFamily(family_name, name, prediction, int(factor), v_size if prediction == "v" else eps_size)
+    # a model trained at another size may say so on its config (the pack's toy prior: 128 px)
+    native = getattr(config, "native_image_size", None) or (v_size if prediction == "v" else eps_size)
+    return ModelFamily(family_name, name, prediction, int(factor), int(native))
 
 
 def warn_if_not_native(family: ModelFamily, height: int, width: int):

@@ -205,6 +205,7 @@ def load_prior(directory: str = DEFAULT_DIR):
         vae = PatchVAE({k: sd.pop(k).to(torch.float32) for k in BASIS_KEYS})
     model = build_base_model(config)
     model.diffusion_model.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True)
+    model.model_config.native_image_size = config["image_size"]  # nodes/model_family.py reads it
     patcher = comfy.model_patcher.ModelPatcher(
         model, load_device=comfy.model_management.get_torch_device(), offload_device=torch.device("cpu"))
     return patcher, vae, [[context, {}]]

@@ -47,7 +47,9 @@ def test_family_is_read_from_the_host_model(family, v, expected):
 def test_toy_prior_is_an_sd1_family_model():
     from proof.prior import DEFAULT_DIR, load_prior
     model, _, _ = load_prior(DEFAULT_DIR)
-    assert model_family(model).name == "SD1.x" and model_family(model).latent_factor == 8
+    f = model_family(model)
+    assert f.name == "SD1.x" and f.latent_factor == 8
+    assert f.native_size == 128   # trained on 128 px scenes: no "trained at 512 px" warning on them
 
 
 def real_architecture(family: str):

@@ -2,7 +2,7 @@
 # Benchmark figures on a lent NVIDIA GPU (device machine: python3 holds a CUDA torch, no
 # registry). Carry `.comfyui` (the host) and `.whl` (wheels the image lacks: av, torchsde,
 # trampoline, made by `scripts/bench_gpu.sh --wheels` here), then run this in the repo root:
-#   run(command="bash scripts/bench_gpu.sh", carry=[".comfyui", ".whl"], timeout_s=420)
+#   run(command="bash scripts/bench_gpu.sh", carry=[".comfyui", ".whl"], timeout_s=560)
 # Logs go to $OUT (or out/bench). Not yet run on a GPU: expected a few minutes on an H100.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +37,8 @@ bench default512 --preset default --size 512 --calibrate 3  # the paper's settin
 bench default512_bf16 --preset default --size 512 --dtype bf16
 bench fast512 --preset fast --size 512
 bench default256 --preset default --size 256
+# SD2.x 768-v and SDXL at their native sizes; SDXL's PBSI peak with and without activation checkpointing
+bench sd2_768 --model sd2 --preset default --size 768
+bench sdxl1024 --model sdxl --preset default --size 1024
+bench sdxl1024_probe --model sdxl --preset probe --size 1024
+bench sdxl1024_probe_ckpt --model sdxl --preset probe --size 1024 --activation-checkpointing

@@ -155,8 +155,16 @@ class DragNeXtPBSI(io.ComfyNode):
             out["passes"] = meter.report()
             return latent
 
-        run_stage(patched, conditioning, torch.zeros_like(z_T, device="cpu"),
-                  inversion.schedule.timesteps[:n], loop, grad=True)
+        try:
+            run_stage(patched, conditioning, torch.zeros_like(z_T, device="cpu"),
+                      inversion.schedule.timesteps[:n], loop, grad=True)
+        except torch.cuda.OutOfMemoryError as error:   # the host's own OOM handling still applies
+            if activation_checkpointing:
+                raise
+            raise torch.cuda.OutOfMemoryError(
+                f"{error}\nDragNeXt PBSI: its backward pass holds every UNet activation; turn on "
+                f"activation_checkpointing (about a third more time, most of that memory back) or edit a "
+                f"smaller image.") from error
         r = out["result"]
         if point_drag is not None:
             logging.info("DragNeXt point-drag stage: %s Adam steps per timestep", r.point_drag_steps)

@@ -104,3 +104,22 @@ def test_checkpointing_keeps_a_fraction_of_the_saved_activations(family, size):
     kept = checkpointed["activations"] + checkpointed["attention, fused"]
     assert kept < 0.15 * (full["activations"] + full["attention, fused"])
     assert checkpointed["features"] == full["features"] > 0
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_out_of_memory_in_pbsi_says_what_to_turn_on(tiny_model, tiny_cond, checkpointing):
+    snap = Snapshot(tiny_model, tiny_cond)
+    inversion = invert(tiny_model, tiny_cond)
+    starved = tiny_model.clone()
+
+    def out_of_memory(h, hsp, transformer_options):   # a GPU that runs out inside PBSI's backward-pass forward
+        if torch.is_grad_enabled():
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return h, hsp
+
+    starved.set_model_output_block_patch(out_of_memory)
+    with pytest.raises(torch.cuda.OutOfMemoryError) as raised:
+        pbsi(starved, tiny_cond, inversion, checkpointing)
+    hint = "turn on activation_checkpointing" in str(raised.value)
+    assert hint != checkpointing and str(raised.value).startswith("CUDA out of memory")
+    snap.check_patcher(tiny_model)

@@ -95,9 +95,11 @@ def test_schema_lists_the_reference_knobs_after_the_old_inputs():
            "feature_layers", "progress_schedule"]
     assert ids[:len(old)] == old      # saved workflows list widget values in this order
     assert ids[len(old):] == ["method", "point_drag_timesteps", "tracks_per_timestep", "steps_per_track",
-                              "motion_radius", "track_radius", "motion_step", "reach_distance", "no_change_patience"]
+                              "motion_radius", "track_radius", "motion_step", "reach_distance", "no_change_patience",
+                              "activation_checkpointing"]
     defaults = {i.id: i.default for i in DragNeXtPBSI.define_schema().inputs if hasattr(i, "default")}
     assert (defaults["point_drag_timesteps"], defaults["tracks_per_timestep"], defaults["steps_per_track"],
             defaults["motion_radius"], defaults["track_radius"]) == (3, 10, 3, 4, 12)
     assert math.isclose(defaults["motion_step"], 4.0) and math.isclose(defaults["reach_distance"], 2.0)
     assert defaults["no_change_patience"] == 10
+    assert defaults["activation_checkpointing"] is False

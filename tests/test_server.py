@@ -54,7 +54,7 @@ def test_object_info_lists_the_nodes_with_inputs(client):
         "DragNeXtPBSI": {"model", "inversion", "drag", "conditioning", "pbsi_timesteps", "iterations", "lr",
                          "mask_weight", "feature_layers", "progress_schedule", "method", "point_drag_timesteps",
                          "tracks_per_timestep", "steps_per_track", "motion_radius", "track_radius", "motion_step",
-                         "reach_distance", "no_change_patience"},
+                         "reach_distance", "no_change_patience", "activation_checkpointing"},
         "DragNeXtDenoise": {"model", "edit", "conditioning", "mutual_attention", "mutual_attention_from_layer"},
         "DragNeXtToyPriorLoader": {"directory"},
     }

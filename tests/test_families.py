@@ -21,6 +21,7 @@ from dragnext.nodes.model_family import (
 )
 from dragnext.nodes.mutual_attention_patch import decoder_self_attention_layers
 from dragnext.nodes.pbsi_node import DragNeXtPBSI
+from bench.model import family_model
 from harness.tiny_models import (
     FAMILY_LAYOUTS, family_conditioning, family_unet_config, tiny_family_model, unet_config,
 )
@@ -53,12 +54,9 @@ def test_toy_prior_is_an_sd1_family_model():
 
 
 def real_architecture(family: str):
-    """The family's real UNet (SD1.5 860 M, SD2 865 M, SDXL 2.6 G parameters) on the meta
-    device, as the host's detection configures it: shapes only, nothing computed."""
-    context, _ = REAL[family]
-    config = FAMILY_LAYOUTS[family]["config"](family_unet_config(family, model_channels=320, context_dim=context))
-    model = config.get_model({}, device=META)
-    return comfy.model_patcher.ModelPatcher(model, load_device=META, offload_device=META)
+    """The family's real UNet (SD1.5 860 M, SD2 768-v 865 M, SDXL 2.6 G parameters) on the meta
+    device, as the host's detection configures it (bench/model.py): shapes only, nothing computed."""
+    return family_model(family, device=META)
 
 
 def meta_forward(patcher, family: str, latent_side: int):

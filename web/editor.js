@@ -12,6 +12,7 @@ import { History } from "./history.js";
 import { drawFrame, maskCanvas, opColour, EDITABLE_COLOUR } from "./render.js";
 import { buildControls, TOOLS } from "./toolbar.js";
 import { attachPointer } from "./interactions.js";
+import { handleKey } from "./shortcuts.js";
 
 export class DragEditor {
   constructor({ onChange = () => {}, mode = "node", history = null, onOpenWindow = null, onClose = null } = {}) {
@@ -281,45 +282,7 @@ export class DragEditor {
 
   // ---- keyboard ----------------------------------------------------------------------
 
-  onKey(e) {
-    if (e.target instanceof HTMLTextAreaElement) return; // typing JSON
-    if (e.target instanceof HTMLInputElement && e.target !== this.keys && e.target.type !== "range") return;
-    const key = e.key.toLowerCase();
-    const mod = e.ctrlKey || e.metaKey;
-    const win = this.mode === "window";
-    let done = true;
-    if (mod && key === "z") (e.shiftKey ? this.redo() : this.undo());
-    else if (mod && key === "y") this.redo();
-    else if (mod || e.altKey) done = false;
-    else if (key === " ") this.panKey = true; // held: drag pans (released in keyup)
-    else if (key === "o") this.toggleResult();
-    else if (!win && key === "f") this.openWindow();
-    else if (win && key === "f") this.fit();
-    else if (win && key === "1") this.actualSize();
-    else if (win && (key === "+" || key === "=")) this.zoomBy(1.25);
-    else if (win && (key === "-" || key === "_")) this.zoomBy(0.8);
-    else if (win && key === "escape" && !this.draft) this.close();
-    else if (key === "n") this.addOperation(e.shiftKey ? "rotate" : "translate");
-    else if (key === "m") this.switchType();
-    else if (key === "l") this.toggleLayer();
-    else if (key === "x") this.toggleErase();
-    else if (key === "delete" || key === "backspace") this.deleteOperation();
-    else if (key === "[") this.setBrushRadius(this.brushRadius / 1.25);
-    else if (key === "]") this.setBrushRadius(this.brushRadius * 1.25);
-    else if (key === "tab" && this.state.operations.length) {
-      const n = this.state.operations.length;
-      this.select((this.selected + (e.shiftKey ? n - 1 : 1)) % n);
-    } else if (key === "escape") { this.draft = null; this.refresh(); }
-    else if (key === "enter") this.finishPolygon();
-    else {
-      const tool = TOOLS.find((t) => t.key === key);
-      if (tool) this.setTool(tool.id);
-      else done = false;
-    }
-    // Handled keys stay in the editor: ComfyUI's own shortcuts (R refreshes, Ctrl+Z undoes
-    // the graph) listen on window and must not also act on them.
-    if (done) { e.preventDefault(); e.stopPropagation(); }
-  }
+  onKey(e) { handleKey(this, e); }
 
   finishPolygon() {
     const d = this.draft;

@@ -14,6 +14,7 @@ the equivariance measured against the PCA patch latent).
 """
 import argparse
 import json
+import math
 import os
 import time
 
@@ -38,6 +39,66 @@ class Blur(torch.nn.Module):
         return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.kernel, groups=self.channels)
 
 
+# The fixed encoder's colour axes: luminance and two opponent differences (decorrelated,
+# so each keeps its own Gaussian jet).
+OPPONENT = torch.tensor([[1 / 3, 1 / 3, 1 / 3], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5]])
+
+
+class FilterbankEncoder(torch.nn.Module):
+    """A fixed, anti-aliased stride-8 encoder with 16 channels sampled at the cell centres,
+    nothing to learn; shift-equivariant up to the Gaussians' small aliasing at this stride.
+
+    jet: the Gaussian jet at scale sigma (value, x and y first and second derivatives) of
+    each opponent colour axis, plus the luminance's mixed derivative.
+    isotropic: Gaussians and Laplacians of Gaussians only (rotation-equivariant channels, so
+    a turned object keeps its channels): each axis at sigma and 1.5 sigma, and at 0.75 sigma
+    the luminance's pair and the two colour differences' Gaussians."""
+
+    FILTERS = ("jet", "isotropic")
+
+    def __init__(self, sigma: float = 4.0, latent_channels: int = 16, filters: str = "jet"):
+        super().__init__()
+        if latent_channels != 16:
+            raise ValueError(f"latent_channels: the filterbank encoder has 16 channels, not {latent_channels}")
+        if filters not in self.FILTERS:
+            raise ValueError(f"filters: {filters!r} is not one of {self.FILTERS}")
+        self.sigma, self.filters = float(sigma), filters
+        widest = sigma * (1.5 if filters == "isotropic" else 1.0)
+        half = STRIDE * max(1, math.ceil(3 * widest / STRIDE))  # kernel of 2 * half pixels, centred on the cell
+        u = torch.arange(2 * half, dtype=torch.float64) - (2 * half - 1) / 2
+        kernels = self._jet(u, sigma) if filters == "jet" else self._isotropic(u, sigma)
+        self.register_buffer("kernel", torch.stack(kernels).float(), persistent=False)
+        self.pad = half - STRIDE // 2
+
+    @staticmethod
+    def _jet(u, sigma):
+        g = torch.exp(-u ** 2 / (2 * sigma ** 2))
+        g = g / g.sum()
+        d1, d2 = -u / sigma * g, (u ** 2 / sigma ** 2 - 1) * g  # scaled by sigma^k: comparable magnitudes
+        jet = [(g, g), (d1, g), (g, d1), (d2, g), (g, d2)]  # (along x, along y)
+        kernels = [OPPONENT[axis].double()[:, None, None] * (ky[:, None] * kx[None, :])
+                   for axis in range(3) for kx, ky in jet]
+        return kernels + [OPPONENT[0].double()[:, None, None] * (d1[:, None] * d1[None, :])]
+
+    @staticmethod
+    def _isotropic(u, sigma):
+        r2 = u[:, None] ** 2 + u[None, :] ** 2
+
+        def pair(s):  # the Gaussian and its (scale-normalised) Laplacian
+            g = torch.exp(-r2 / (2 * s * s))
+            g = g / g.sum()
+            return g, (r2 / s ** 2 - 2) * g
+
+        bank = [(axis, k) for axis in range(3) for s in (sigma, 1.5 * sigma) for k in pair(s)]
+        g, log = pair(0.75 * sigma)
+        bank += [(0, g), (0, log), (1, g), (2, g)]
+        return [OPPONENT[axis].double()[:, None, None] * k for axis, k in bank]
+
+    def forward(self, x):
+        x = F.pad(x, (self.pad,) * 4, mode="replicate")
+        return F.conv2d(x, self.kernel.to(x.dtype), stride=STRIDE)
+
+
 def conv(c_in: int, c_out: int, k: int = 3):
     return torch.nn.Conv2d(c_in, c_out, k, padding=k // 2, padding_mode="replicate")
 
@@ -45,12 +106,15 @@ def conv(c_in: int, c_out: int, k: int = 3):
 class ConvAutoencoder(torch.nn.Module):
     """(B, 3, H, W) in [-1, 1] <-> (B, C, H/8, W/8), unscaled."""
 
-    def __init__(self, latent_channels: int = 16, widths=(16, 32, 48)):
+    def __init__(self, latent_channels: int = 16, widths=(16, 32, 48), sigma: float | None = None,
+                 filters: str = "jet"):
         super().__init__()
-        self.latent_channels, self.widths = latent_channels, tuple(widths)
+        self.latent_channels, self.widths, self.sigma = latent_channels, tuple(widths), sigma
+        self.filters = filters if sigma is not None else None
         w0, w1, w2 = widths
         act = torch.nn.SiLU
-        self.encoder = torch.nn.Sequential(
+        # sigma given: the fixed filterbank encoder, only the decoder is learned
+        self.encoder = FilterbankEncoder(sigma, latent_channels, filters) if sigma is not None else torch.nn.Sequential(
             conv(3, w0), act(),
             conv(w0, w1), act(), Blur(w1), torch.nn.AvgPool2d(2),
             conv(w1, w2), act(), Blur(w2), torch.nn.AvgPool2d(2),
@@ -105,12 +169,13 @@ def equivariance_error(encode, images: torch.Tensor, shifts=((1, 0), (2, 0), (3,
 
 def train_autoencoder(images: torch.Tensor, steps: int, seed: int = 0, batch: int = 8, crop: int = 48,
                       lr: float = 2e-3, equivariance_weight: float = 1.0, max_seconds: float | None = None,
-                      latent_channels: int = 16, widths=(16, 32, 48), log=print):
+                      latent_channels: int = 16, widths=(16, 32, 48), sigma: float | None = None, filters: str = "jet",
+                      log=print):
     """Train on random crops of (N, 3, H, W) images in [-1, 1]: L1 reconstruction of each
     crop plus the equivariance term for a crop shifted by a random 1-7 px offset."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    ae = ConvAutoencoder(latent_channels, widths)
+    ae = ConvAutoencoder(latent_channels, widths, sigma, filters)
     opt = torch.optim.Adam(ae.parameters(), lr=lr)
     n, _, h, w = images.shape
     t0, history, step = time.time(), [], 0
@@ -152,12 +217,23 @@ def state_dict_for_prior(ae: ConvAutoencoder) -> dict:
     return {AE_PREFIX + k: v.detach().float().contiguous() for k, v in ae.state_dict().items()}
 
 
-def from_prior_state_dict(sd: dict, latent_channels: int, widths) -> ConvAutoencoder:
+def from_prior_state_dict(sd: dict, latent_channels: int, widths, sigma: float | None = None,
+                          filters: str = "jet") -> ConvAutoencoder:
     """The autoencoder whose weights are the AE_PREFIX entries of sd (removed from it)."""
-    ae = ConvAutoencoder(latent_channels, tuple(widths))
+    ae = ConvAutoencoder(latent_channels, tuple(widths), sigma, filters)
     weights = {k[len(AE_PREFIX):]: sd.pop(k).float() for k in [k for k in sd if k.startswith(AE_PREFIX)]}
     ae.load_state_dict(weights, strict=True)
     return ae.eval()
+
+
+def load(folder: str) -> ConvAutoencoder:
+    """The autoencoder a run of this module wrote to folder."""
+    import safetensors.torch
+    with open(os.path.join(folder, "autoencoder.json")) as f:
+        meta = json.load(f)
+    sd = safetensors.torch.load_file(os.path.join(folder, "autoencoder.safetensors"))
+    return from_prior_state_dict(sd, meta["latent_channels"], meta["widths"], meta.get("sigma"),
+                                 meta.get("filters") or "jet")
 
 
 def main():
@@ -173,13 +249,21 @@ def main():
     ap.add_argument("--steps", type=int, default=20000)
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--equivariance-weight", type=float, default=1.0)
+    ap.add_argument("--widths", type=int, nargs=3, default=(16, 32, 48))
+    ap.add_argument("--crop", type=int, default=48, help="training crop (px)")
+    ap.add_argument("--sigma", type=float, default=None,
+                    help="a fixed filterbank encoder at this Gaussian scale (px); only the decoder is trained")
+    ap.add_argument("--filters", default="jet", choices=FilterbankEncoder.FILTERS, help="the filterbank's filters")
+    ap.add_argument("--half-extent", type=float, nargs=2, default=None,
+                    help="training scenes' objects' half extent (fraction of the side; default: scenes.HALF_EXTENT)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    images = to_pixels(scene_images(args.scenes, 1_000_000, 128))
-    held_out = to_pixels(scene_images(16, 500_000, 128))  # development seeds (proof.oracle's)
+    images = to_pixels(scene_images(args.scenes, 1_000_000, 128, args.half_extent))
+    held_out = to_pixels(scene_images(16, 500_000, 128, args.half_extent))  # development seeds (proof.oracle's)
     ae, summary = train_autoencoder(images, args.steps, max_seconds=60 * args.minutes,
-                                    equivariance_weight=args.equivariance_weight)
+                                    equivariance_weight=args.equivariance_weight, widths=args.widths, crop=args.crop,
+                                    sigma=args.sigma, filters=args.filters)
     scale = latent_scale(ae, images[:256])
     with torch.no_grad():
         rec = float(torch.cat([(ae.decode(ae.encode(held_out[i:i + 8])) - held_out[i:i + 8]).abs()
@@ -187,7 +271,8 @@ def main():
         basis = prior.fit_basis(images[:1024].double())
         pca = prior.decode_patches(prior.encode_patches(held_out, basis), basis)
         pca_rec = float((pca - held_out).abs().mean() / 2)
-    summary.update(latent_channels=ae.latent_channels, widths=list(ae.widths), latent_scale=scale,
+    summary.update(latent_channels=ae.latent_channels, widths=list(ae.widths), sigma=ae.sigma, filters=ae.filters,
+                   half_extent=args.half_extent, latent_scale=scale,
                    reconstruction_l1=rec, pca_reconstruction_l1=pca_rec,
                    equivariance=equivariance_error(ae.encode, held_out),
                    pca_equivariance=equivariance_error(lambda x: prior.encode_patches(x, basis), held_out))

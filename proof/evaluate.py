@@ -38,9 +38,14 @@ def load_toy_prior(directory: str | None):
 
 
 def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPES, prior_dir=None,
-             method_names=None, colour_tolerance: float = COLOUR_TOLERANCE, sheet_scenes: int = 2, log=print) -> dict:
+             method_names=None, colour_tolerance: float = COLOUR_TOLERANCE, sheet_scenes: int = 2, first_seed: int = 0,
+             log=print) -> dict:
+    """The table over n_scenes scenes per operation, drawn from the prior's world (its
+    config's objects' half extent, as it was trained)."""
     if n_scenes < 1:
         raise ValueError("n_scenes must be at least 1")
+    prior = pack_module("proof.prior")  # the module the loader node uses
+    half_extent = prior.load_config(prior_dir or prior.DEFAULT_DIR).get("half_extent")
     torch.manual_seed(0)
     model, vae, cond = load_toy_prior(prior_dir)
     methods = M.all_methods(settings)
@@ -50,9 +55,10 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
             raise ValueError(f"unknown methods {sorted(unknown)}; known: {list(methods)}")
         methods = {k: v for k, v in methods.items() if k in method_names}
     rows, sheet = [], []
-    for seed in range(n_scenes):  # seeds outermost: a stopped run still covers every type
+    for k in range(n_scenes):  # seeds outermost: a stopped run still covers every type
+        seed = first_seed + k
         for op_type in op_types:
-            scene = make_scene(seed, op_type)
+            scene = make_scene(seed, op_type, half_extent=half_extent)
             shared, outputs = {}, {}
             for name, run in methods.items():
                 edited, seconds = run(model, vae, cond, scene, shared)
@@ -62,10 +68,10 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
                 outputs[name] = edited
             log(f"{op_type} {seed}: " + ", ".join(
                 f"{r['method']}: IoU {r['iou']:.2f} DAI {r['dai']:.4f}" for r in rows[-len(methods):]))
-            if seed < sheet_scenes:
+            if k < sheet_scenes:
                 sheet.append((scene, outputs))
-        summary = write_results(out_dir, rows, list(methods), op_types, seed + 1, settings)
-        if seed + 1 == min(sheet_scenes, n_scenes):  # early, so a stopped run has it too
+        summary = write_results(out_dir, rows, list(methods), op_types, k + 1, settings)
+        if k + 1 == min(sheet_scenes, n_scenes):  # early, so a stopped run has it too
             contact_sheet(sheet, list(methods), os.path.join(out_dir, "contact_sheet.png"))
     return summary
 
@@ -113,13 +119,15 @@ def main():
     ap.add_argument("--ops", nargs="+", default=list(OP_TYPES), choices=OP_TYPES)
     ap.add_argument("--methods", nargs="+", default=None)
     ap.add_argument("--prior", default=None, help="toy prior folder (default: models/toy_prior)")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="0: the evaluation seeds; development runs (tuning) use 502,000 on")
     ap.add_argument("--quick", action="store_true", help="10 DDIM steps, 3 PBSI timesteps x 4 iterations")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     settings = M.Settings.quick() if args.quick else M.Settings()
     t0 = time.time()
-    evaluate(args.scenes, args.out, settings, tuple(args.ops), args.prior, args.methods)
+    evaluate(args.scenes, args.out, settings, tuple(args.ops), args.prior, args.methods, first_seed=args.first_seed)
     print(f"wrote {args.out}/results.md in {time.time() - t0:.0f}s")
 
 

@@ -4,6 +4,7 @@ Each method takes (model, vae, conditioning, scene, shared) and returns the edit
 (H, W, 3) in [0, 1]; `shared` caches the scene's inversion (the same node, the same
 inputs) so methods that start from it do not pay for it twice. The inversion's time is
 added to each such method's own."""
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -47,7 +48,8 @@ def _out(node_output):
 
 
 def _inversion(model, vae, cond, scene, s: Settings, shared: dict):
-    if "inversion" not in shared:
+    key = ("inversion", s.steps, s.inversion_strength)  # the fast preset inverts on its own schedule
+    if key not in shared:
         t0 = time.perf_counter()
         image = torch.from_numpy(scene.image)[None]
         with torch.inference_mode():
@@ -57,13 +59,21 @@ def _inversion(model, vae, cond, scene, s: Settings, shared: dict):
                 image, json.dumps(scene.spec(with_regions=False)),
                 region_masks=torch.from_numpy(scene.region_masks().astype(np.float32)),
                 editable_mask=torch.from_numpy(scene.editable_mask.astype(np.float32))[None]))
-        shared.update(inversion=inv, drag=drag, seconds=time.perf_counter() - t0)
-    return shared["inversion"], shared["drag"], shared["seconds"]
+        shared[key] = inv, drag, time.perf_counter() - t0
+    return shared[key]
 
 
 def _decode(vae, latent) -> np.ndarray:
     with torch.inference_mode():
         return vae.decode(latent["samples"])[0].float().cpu().numpy()
+
+
+def preset_settings(s: Settings, name: str) -> Settings:
+    """s with the schedule and PBSI budget of the benchmark's preset `name` (bench/presets.py)."""
+    from bench.presets import PRESETS
+    p = PRESETS[name]
+    return dataclasses.replace(s, steps=p.steps, inversion_strength=p.strength, pbsi_timesteps=p.pbsi_timesteps,
+                               iterations=p.iterations)
 
 
 def dragnext(s: Settings, **overrides):
@@ -131,5 +141,6 @@ def all_methods(s: Settings) -> dict:
         "DragNeXt (default)": dragnext(s),
         f"DragNeXt ({other} method)": dragnext(s, method=other),
         "DragNeXt (last up block)": dragnext(s, feature_layers="last_up_block"),
+        "DragNeXt (fast preset)": dragnext(preset_settings(s, "fast")),
         "DragNeXt (lr 0.2)": dragnext(s, **TUNED),
     }

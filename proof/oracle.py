@@ -14,6 +14,9 @@ evaluation draws them), on development seeds (DEV_SEED_BASE on; the evaluation u
 training 1,000,000 on).
 
     PYTHONPATH=.comfyui:. nice -n 19 .venv/bin/python -m proof.oracle [--prior DIR] [--scenes 3] [--op-scenes 10]
+
+--latent-only (the prior's clean latent as the feature map) or --autoencoder DIR (a latent
+of proof.autoencoder) check a latent in seconds, before hours of UNet training on it.
 """
 import argparse
 import dataclasses
@@ -58,11 +61,16 @@ def full_offset_state(op, grid):
 def oracle_losses(denoiser, z_start, z_truth, schedule, spec) -> tuple:
     """(L(truth), L(start)): PBSI's feature term at full offset at the first PBSI timestep,
     the references being the start's handle-region features (as run_pbsi takes them)."""
-    grid = (spec.height // 2, spec.width // 2)
     t = schedule.timesteps[0]
+    _, start_maps = denoiser(z_start, t, features=True)
+    return map_losses(start_maps, denoiser(z_truth, t, features=True)[1], spec)
+
+
+def map_losses(start_maps, truth_maps, spec) -> tuple:
+    """(L(truth), L(start)) for given feature maps of the start and of the ground truth."""
+    grid = (spec.height // 2, spec.width // 2)
     ops = cell_operations(spec, grid)
     states = [full_offset_state(op, grid) for op in ops]
-    _, start_maps = denoiser(z_start, t, features=True)
     refs = [sample_cells(start_maps, op.handle_rows, op.handle_cols, grid) for op in ops]
 
     def loss(maps):
@@ -73,14 +81,26 @@ def oracle_losses(denoiser, z_start, z_truth, schedule, spec) -> tuple:
                 total += FEATURE_WEIGHT * float((current.float() - ref[:, state.source].float()).abs().mean())
         return total
 
-    return loss(denoiser(z_truth, t, features=True)[1]), loss(start_maps)
+    return loss(truth_maps), loss(start_maps)
 
 
-def offset_scene(seed: int, dx: int, dy: int):
+def latent_ratio(encode, scene) -> dict:
+    """The same ratio with the clean latent itself as the only feature map: a check of a
+    latent before any UNet is trained on it (a UNet's features can hardly move more faithfully
+    with the image than the latent they are computed from). encode: [-1, 1] (B, 3, H, W) ->
+    (B, C, H/8, W/8)."""
+    images = torch.from_numpy(np.stack([scene.image, scene.edited])).permute(0, 3, 1, 2).float() * 2 - 1
+    with torch.no_grad():
+        z = encode(images).float()
+    truth, start = map_losses([z[:1]], [z[1:]], drag_spec(scene))
+    return {"truth": truth, "start": start, "ratio": truth / start}
+
+
+def offset_scene(seed: int, dx: int, dy: int, half_extent=None):
     """A translate scene whose dragged object moves by exactly (+-dx, +-dy) pixels (the first
     sign pair that keeps it in the image and clear of the others), or None."""
     try:
-        sc = scenes.make_scene(seed, "translate")
+        sc = scenes.make_scene(seed, "translate", half_extent=half_extent)
     except ValueError:
         return None
     op = sc.operations[0]
@@ -141,17 +161,18 @@ def scene_ratio(model, vae, cond, scene, feature_layers: str = "all_stages") -> 
     return {"truth": out["truth"], "start": out["start"], "ratio": out["truth"] / out["start"]}
 
 
-def dev_scenes(kind: str, n: int, first_seed: int):
-    """n development scenes: an op type of scenes.OP_TYPES, or an offset (dx, dy)."""
+def dev_scenes(kind: str, n: int, first_seed: int, half_extent=None):
+    """n development scenes: an op type of scenes.OP_TYPES, or an offset (dx, dy); objects'
+    half extent as make_scene's."""
     found, seed = [], first_seed
     while len(found) < n:
         if seed > first_seed + 100 * n:
             raise ValueError(f"fewer than {n} development scenes for {kind} in {100 * n} seeds")
         if isinstance(kind, tuple):
-            sc = offset_scene(seed, *kind)
+            sc = offset_scene(seed, *kind, half_extent=half_extent)
         else:
             try:
-                sc = scenes.make_scene(seed, kind)
+                sc = scenes.make_scene(seed, kind, half_extent=half_extent)
             except ValueError:
                 sc = None
         if sc is not None:
@@ -160,18 +181,17 @@ def dev_scenes(kind: str, n: int, first_seed: int):
     return found
 
 
-def measure(model, vae, cond, n_offset: int, n_op: int, feature_layers: str = "all_stages", log=print) -> dict:
-    """{'offsets': {class: {offset: [ratios]}}, 'operations': {op: [ratios]}}."""
+def measure(ratio_of, n_offset: int, n_op: int, half_extent=None, log=print) -> dict:
+    """{'offsets': {class: {offset: [ratios]}}, 'operations': {op: [ratios]}}; ratio_of(scene)
+    returns scene_ratio's or latent_ratio's dict."""
     result = {"offsets": {}, "operations": {}}
     for cls, offsets in OFFSET_CLASSES.items():
         for dx, dy in offsets:
-            ratios = [scene_ratio(model, vae, cond, sc, feature_layers)["ratio"]
-                      for sc in dev_scenes((dx, dy), n_offset, DEV_SEED_BASE)]
+            ratios = [ratio_of(sc)["ratio"] for sc in dev_scenes((dx, dy), n_offset, DEV_SEED_BASE, half_extent)]
             result["offsets"].setdefault(cls, {})[f"({dx},{dy})"] = ratios
             log(f"  offset ({dx},{dy}) [{cls}]: {np.mean(ratios):.3f}  ({', '.join(f'{r:.2f}' for r in ratios)})")
     for op_type in scenes.OP_TYPES:
-        ratios = [scene_ratio(model, vae, cond, sc, feature_layers)["ratio"]
-                  for sc in dev_scenes(op_type, n_op, DEV_SEED_BASE + 1000)]
+        ratios = [ratio_of(sc)["ratio"] for sc in dev_scenes(op_type, n_op, DEV_SEED_BASE + 1000, half_extent)]
         result["operations"][op_type] = ratios
         log(f"  {op_type}: {np.mean(ratios):.3f} (median {np.median(ratios):.3f}, {len(ratios)} scenes)")
     return result
@@ -184,14 +204,32 @@ def main():
     ap.add_argument("--op-scenes", type=int, default=10, help="scenes per operation type")
     ap.add_argument("--feature-layers", default="all_stages", choices=("all_stages", "last_up_block"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--latent-only", action="store_true",
+                    help="the prior's clean latent as the only feature map (no UNet): a check of the latent")
+    ap.add_argument("--autoencoder", default=None,
+                    help="the same check on the latent of a proof.autoencoder folder (no prior needed)")
+    ap.add_argument("--half-extent", type=float, nargs=2, default=None,
+                    help="objects' half extent (fraction of the side; default: the prior's world)")
     ap.add_argument("--json", default=None, help="also write every scene's ratio here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    model, vae, cond = prior.load_prior(args.prior)
-    print(f"oracle ratio L(ground truth) / L(start), {args.feature_layers} features, first PBSI timestep, "
-          f"prior {args.prior}, development seeds from {DEV_SEED_BASE}:")
-    result = measure(model, vae, cond, args.scenes, args.op_scenes, args.feature_layers)
+    if args.autoencoder:
+        from proof import autoencoder
+        ae = autoencoder.load(args.autoencoder)
+        what, ratio_of = f"the clean latent of the autoencoder {args.autoencoder}", (
+            lambda sc: latent_ratio(ae.encode, sc))
+    elif args.latent_only:
+        _, vae, _ = prior.load_prior(args.prior)
+        what, ratio_of = f"the clean latent of prior {args.prior}", (
+            lambda sc: latent_ratio(lambda x: vae.encode(((x + 1) / 2).permute(0, 2, 3, 1)), sc))
+    else:
+        model, vae, cond = prior.load_prior(args.prior)
+        what = f"{args.feature_layers} features at the first PBSI timestep, prior {args.prior}"
+        ratio_of = lambda sc: scene_ratio(model, vae, cond, sc, args.feature_layers)  # noqa: E731
+    print(f"oracle ratio L(ground truth) / L(start), {what}, development seeds from {DEV_SEED_BASE}:")
+    half_extent = args.half_extent or prior.load_config(args.prior).get("half_extent")
+    result = measure(ratio_of, args.scenes, args.op_scenes, half_extent)
     print("per offset class: " + ", ".join(
         f"{cls} {np.mean([r for rs in d.values() for r in rs]):.3f}" for cls, d in result["offsets"].items()))
     print("per operation: " + ", ".join(f"{op} {np.mean(rs):.3f}" for op, rs in result["operations"].items()))

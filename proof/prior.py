@@ -166,7 +166,8 @@ def load_autoencoder(config: dict):
     from . import autoencoder
     folder = config["latent"]["autoencoder"]
     sd = safetensors.torch.load_file(os.path.join(folder, "autoencoder.safetensors"))
-    return autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, config["latent"]["widths"])
+    return autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, config["latent"]["widths"],
+                                            config["latent"].get("sigma"), config["latent"].get("filters", "jet"))
 
 
 def image_to_latent(images: torch.Tensor, basis: dict) -> torch.Tensor:
@@ -200,7 +201,9 @@ def load_prior(directory: str = DEFAULT_DIR):
     context = sd.pop(CONTEXT_KEY).to(torch.float32)
     if latent_kind(config) == "conv_ae":
         from . import autoencoder
-        vae = ModuleVAE(autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, config["latent"]["widths"]))
+        vae = ModuleVAE(autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, config["latent"]["widths"],
+                                                          config["latent"].get("sigma"),
+                                                          config["latent"].get("filters", "jet")))
     else:
         vae = PatchVAE({k: sd.pop(k).to(torch.float32) for k in BASIS_KEYS})
     model = build_base_model(config)

@@ -25,20 +25,33 @@ from proof.train_prior import scene_images, to_pixels  # noqa: E402
 LEVELS = (1, 50, 200, 400, 600, 750, 900, 981)
 
 
-def x0_errors(net, alphas, context, pixels: torch.Tensor, basis: dict, seed: int = 1) -> dict:
+def x0_errors(net, alphas, context, pixels: torch.Tensor, encode, decode, seed: int = 1) -> dict:
     """t -> mean squared error of the predicted clean image ([0, 1] units, decoded from the
-    predicted clean latent), one noise draw per image of (B, 3, H, W) pixels in [-1, 1]."""
+    predicted clean latent), one noise draw per image of (B, 3, H, W) pixels in [-1, 1];
+    encode / decode map such pixels to the model's (scaled) latent and back."""
     g = torch.Generator().manual_seed(seed)
-    x0 = prior.encode_patches(pixels, basis)
+    x0 = encode(pixels)
     out = {}
     for t in LEVELS:
         a = alphas[t]
         eps = torch.randn(x0.shape, generator=g)
         zt = ddim_step(x0, eps, 1.0, a)
         pred = net(zt, timesteps=torch.full((len(x0),), float(t)), context=context.expand(len(x0), -1, -1))
-        decoded = prior.decode_patches(ddim_step(zt, pred, a, 1.0), basis)
+        decoded = decode(ddim_step(zt, pred, a, 1.0))
         out[t] = float(((decoded - pixels) / 2).pow(2).mean())
     return out
+
+
+def host_codec(model, vae):
+    """(encode, decode) between [-1, 1] (B, 3, H, W) pixels and the model's latent, through
+    the prior's VAE (the host's class: the patch latent or the autoencoder) and latent format."""
+    def encode(pixels):
+        return model.process_latent_in(vae.encode(((pixels + 1) / 2).movedim(1, -1)).float())
+
+    def decode(z):
+        return vae.decode(model.process_latent_out(z)).movedim(-1, 1).float() * 2 - 1
+
+    return encode, decode
 
 
 def ddim_samples(net, alphas, context, n: int, shape, steps: int = 50, seed: int = 0) -> torch.Tensor:
@@ -60,17 +73,18 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     patcher, vae, cond = prior.load_prior(args.prior)
-    model, basis = patcher.model, vae.first_stage_model.basis
+    model = patcher.model
+    encode, decode = host_codec(model, vae)
     alphas = alphas_from_sigmas(model.model_sampling.sigmas)
     size = int(prior.load_config(args.prior)["image_size"])
     pixels = to_pixels(scene_images(16, 0, size))  # evaluation seeds
     with torch.no_grad():
-        errors = x0_errors(model.diffusion_model, alphas, cond[0][0], pixels, basis)
+        errors = x0_errors(model.diffusion_model, alphas, cond[0][0], pixels, encode, decode)
         latent_shape = (prior.LATENT_CHANNELS, size // prior.PATCH, size // prior.PATCH)
         samples = ddim_samples(model.diffusion_model, alphas, cond[0][0], 8, latent_shape)
     print(f"image variance {float((pixels / 2).var()):.4f}; clean-image MSE by timestep: "
           + ", ".join(f"t={t}: {e:.4f}" for t, e in errors.items()))
-    sheet = prior.latent_to_image(samples, basis).numpy()
+    sheet = ((decode(samples) + 1) / 2).clamp(0, 1).movedim(1, -1).numpy()
     Image.fromarray((np.concatenate(list(sheet), axis=1) * 255).round().astype(np.uint8)).save(args.out)
     print(f"wrote {args.out} (8 unconditional DDIM samples, 50 steps)")
 

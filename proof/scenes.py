@@ -120,6 +120,9 @@ def _operation(rng, op_type: str, shape: dict, size: int, h: int, w: int):
     raise ValueError(f"unknown operation type {op_type!r}; expected one of {OP_TYPES}")
 
 
+HALF_EXTENT = (0.09, 0.16)  # an object's half extent, as a fraction of the image side
+
+
 def _boxes_overlap(a, b, margin):
     return not (a[2] + margin < b[0] or b[2] + margin < a[0] or a[3] + margin < b[1] or b[3] + margin < a[1])
 
@@ -135,9 +138,10 @@ def _colour_far(colour, others, bg, min_dist=0.3):
 
 
 def make_scene(seed: int, op_type: str = "translate", size: int = 128, n_objects: int | None = None,
-               n_operations: int = 1, max_tries: int = 200) -> Scene:
+               n_operations: int = 1, max_tries: int = 200, half_extent=None) -> Scene:
     """A deterministic scene for `seed`: one to three objects, `n_operations` of them dragged
-    by `op_type` (each dragged object on its own, their poses never touching others)."""
+    by `op_type` (each dragged object on its own, their poses never touching others), each
+    object's half extent drawn from `half_extent` (default HALF_EXTENT) times the size."""
     if op_type not in OP_TYPES:
         raise ValueError(f"op_type must be one of {OP_TYPES}, got {op_type!r}")
     if size < 64 or size % 8:
@@ -154,7 +158,7 @@ def make_scene(seed: int, op_type: str = "translate", size: int = 128, n_objects
         for _ in range(max_tries):
             kinds = objects.KINDS if not (dragged and op_type == "rotate") else objects.KINDS[1:]
             kind = kinds[rng.integers(len(kinds))]
-            half = rng.uniform(0.09, 0.16) * size
+            half = rng.uniform(*(half_extent or HALF_EXTENT)) * size
             centre = rng.uniform(half + 4, size - half - 4, size=2)
             shape = objects.make_shape(rng, kind, centre, half, upright=(dragged and op_type == "deform"))
             if dragged:

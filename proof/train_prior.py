@@ -27,14 +27,15 @@ from dragnext_ops.ddim import alphas_from_sigmas  # noqa: E402
 from proof import autoencoder, prior, scenes  # noqa: E402
 
 
-def scene_images(n_scenes: int, seed_base: int, size: int) -> np.ndarray:
+def scene_images(n_scenes: int, seed_base: int, size: int, half_extent=None) -> np.ndarray:
     """Original and ground-truth edited images of n_scenes scenes, all operation types,
     as uint8 (2*n, size, size, 3): edited scenes are scenes too."""
     out = np.empty((2 * n_scenes, size, size, 3), dtype=np.uint8)
     for k in range(n_scenes):
         for attempt in range(100):  # a seed whose dragged object cannot be placed moves on, deterministically
             try:
-                sc = scenes.make_scene(seed_base + k + attempt * 10 ** 6, scenes.OP_TYPES[k % len(scenes.OP_TYPES)], size=size)
+                sc = scenes.make_scene(seed_base + k + attempt * 10 ** 6, scenes.OP_TYPES[k % len(scenes.OP_TYPES)],
+                                       size=size, half_extent=half_extent)
                 break
             except ValueError:
                 pass
@@ -43,6 +44,22 @@ def scene_images(n_scenes: int, seed_base: int, size: int) -> np.ndarray:
         out[2 * k] = np.round(sc.image * 255)
         out[2 * k + 1] = np.round(sc.edited * 255)
     return out
+
+
+def cached_scene_images(folder: str, n_scenes: int, seed_base: int, size: int, half_extent=None) -> np.ndarray:
+    """scene_images, kept in folder so that a resumed sitting does not render them again
+    (minutes on this CPU); the file name holds every argument."""
+    extent = "default" if half_extent is None else "-".join(f"{v:g}" for v in half_extent)
+    path = os.path.join(folder, f"scenes_{n_scenes}_{seed_base}_{size}_{extent}.npy")
+    if os.path.isfile(path):
+        return np.load(path)
+    images = scene_images(n_scenes, seed_base, size, half_extent)
+    def save(array, target):
+        with open(target, "wb") as f:  # np.save(path) would append ".npy" to the temporary name
+            np.save(f, array)
+
+    _save_atomically(images, path, save)
+    return images
 
 
 def to_pixels(images) -> torch.Tensor:
@@ -139,7 +156,8 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         check_resumable(state["config"], config)
 
     t0 = time.time()
-    data = torch.from_numpy(scene_images(tc["n_scenes"], tc["scene_seed_base"], size))
+    data = torch.from_numpy(cached_scene_images(out_dir, tc["n_scenes"], tc["scene_seed_base"], size,
+                                                config.get("half_extent")))
     print(f"generated {len(data)} images in {time.time() - t0:.0f}s; pixel std {data.float().div(127.5).std():.3f}",
           flush=True)
 

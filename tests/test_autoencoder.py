@@ -60,5 +60,51 @@ def test_a_prior_on_the_autoencoder_latent_trains_and_loads_through_the_host_vae
         assert torch.allclose(vae.decode(latent)[0].movedim(-1, 0),
                               ((ae.decode(expected)[0] + 1) / 2).clamp(0, 1), atol=1e-4)
     assert model.model.latent_format.scale_factor == pytest.approx(config["latent_scale"])
+    from proof.prior_quality import host_codec
+    encode, decode = host_codec(model.model, vae)
+    with torch.no_grad():  # proof.prior_quality's pixels <-> the model's scaled latent
+        assert torch.allclose(encode(images[:1]), expected * config["latent_scale"], atol=1e-4)
+        assert torch.allclose(decode(encode(images[:1])), ae.decode(expected).clamp(-1, 1), atol=1e-4)
     with pytest.raises(ValueError, match="config.latent.kind"):
         prior.latent_kind({"latent": {"kind": "vq"}})
+
+
+def test_the_filterbank_encoder_moves_with_whole_cells_exactly_and_sub_cell_shifts_smoothly(images):
+    fb = autoencoder.FilterbankEncoder(sigma=5.0)
+    z = fb(images)
+    assert z.shape == (len(images), 16, 16, 16)
+    # content moved by one whole cell: the latent moves by one cell (away from the padded border)
+    moved = torch.roll(images, (8, 8), (-2, -1))
+    assert torch.allclose(fb(moved)[..., 4:-4, 4:-4], torch.roll(z, (1, 1), (-2, -1))[..., 4:-4, 4:-4], atol=1e-5)
+    basis = prior.fit_basis(images.double())
+    shifts = ((2, 0), (3, 5))
+    errors = autoencoder.equivariance_error(fb, images, shifts=shifts)
+    pca = autoencoder.equivariance_error(lambda x: prior.encode_patches(x, basis), images, shifts=shifts)
+    assert all(errors[k] < 0.5 * pca[k] for k in errors)
+
+
+def test_a_filterbank_autoencoder_trains_only_its_decoder_and_round_trips_its_folder(images, tmp_path):
+    before = autoencoder.FilterbankEncoder(sigma=4.0).kernel.clone()
+    ae, _ = autoencoder.train_autoencoder(images, 2, batch=2, sigma=4.0, log=lambda *_: None)
+    assert not list(ae.encoder.parameters()) and torch.equal(ae.encoder.kernel, before)
+    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(tmp_path / "autoencoder.safetensors"))
+    (tmp_path / "autoencoder.json").write_text(json.dumps({"latent_channels": 16, "widths": list(ae.widths),
+                                                           "sigma": 4.0}))
+    loaded = autoencoder.load(str(tmp_path))
+    with torch.no_grad():
+        assert torch.equal(loaded.encode(images), ae.encode(images))
+        assert torch.allclose(loaded.decode(ae.encode(images)), ae.decode(ae.encode(images)))
+
+
+def test_the_isotropic_filterbank_turns_with_the_image_and_the_jet_does_not(images):
+    iso = autoencoder.FilterbankEncoder(sigma=4.0, filters="isotropic")
+    jet = autoencoder.FilterbankEncoder(sigma=4.0)
+
+    def turn(x):
+        return torch.rot90(x, 1, (-2, -1))
+
+    inner = (..., slice(4, -4), slice(4, -4))  # away from the replicate-padded border
+    assert torch.allclose(iso(turn(images))[inner], turn(iso(images))[inner], atol=1e-5)
+    assert not torch.allclose(jet(turn(images))[inner], turn(jet(images))[inner], atol=1e-2)
+    with pytest.raises(ValueError, match="filters"):
+        autoencoder.FilterbankEncoder(filters="gabor")

@@ -107,3 +107,13 @@ def test_through_the_host_a_ground_truth_equal_to_the_original_gives_exactly_one
     still = dataclasses.replace(scene, edited=scene.image.copy())
     r = oracle.scene_ratio(model, vae, cond, still)
     assert r["start"] > 0.1 and r["ratio"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_the_latent_only_ratio_is_zero_for_whole_cell_moves_and_one_for_no_move():
+    from proof import autoencoder
+    fb = autoencoder.FilterbankEncoder(sigma=4.0)
+    scene = oracle.dev_scenes((16, 16), 1, oracle.DEV_SEED_BASE)[0]
+    r = oracle.latent_ratio(fb, scene)
+    assert r["start"] > 0.1 and r["ratio"] < 0.1
+    still = dataclasses.replace(scene, edited=scene.image.copy())
+    assert oracle.latent_ratio(fb, still)["ratio"] == pytest.approx(1.0, abs=1e-6)

@@ -84,6 +84,16 @@ def test_the_evaluation_runs_the_nodes_defaults():
     assert settings == {name: defaults[name] for name in settings}
 
 
+def test_the_fast_preset_row_runs_the_benchmark_preset_and_inverts_on_its_own_schedule():
+    from bench.presets import PRESETS
+    from proof.methods import Settings, all_methods, preset_settings
+    fast, p = preset_settings(Settings(), "fast"), PRESETS["fast"]
+    assert (fast.steps, fast.inversion_strength, fast.pbsi_timesteps, fast.iterations) == (
+        p.steps, p.strength, p.pbsi_timesteps, p.iterations)
+    assert (fast.lr, fast.method, fast.feature_layers) == (Settings().lr, "paper", "method default")
+    assert "DragNeXt (fast preset)" in all_methods(Settings())
+
+
 @pytest.fixture(scope="module")
 def quick_summary(tmp_path_factory):
     """Three translation scenes at the nodes' default settings (a few seconds per edit on
@@ -158,9 +168,11 @@ def test_prior_quality_measures_clean_image_error_in_pixels(loaded):
         return (zt - a.sqrt() * x0) / (1 - a).sqrt()
 
     reconstruction = float(((prior.decode_patches(x0, basis) - pixels) / 2).pow(2).mean())
-    exact = x0_errors(oracle, alphas, torch.zeros(1, 77, 8), pixels, basis)
+    codec = (lambda x: prior.encode_patches(x, basis)), (lambda z: prior.decode_patches(z, basis))
+    exact = x0_errors(oracle, alphas, torch.zeros(1, 77, 8), pixels, *codec)
     assert all(abs(e - reconstruction) < 1e-6 for e in exact.values())  # only the PCA's own error
-    blind = x0_errors(lambda zt, timesteps, context: torch.zeros_like(zt), alphas, torch.zeros(1, 77, 8), pixels, basis)
+    blind = x0_errors(lambda zt, timesteps, context: torch.zeros_like(zt), alphas, torch.zeros(1, 77, 8), pixels,
+                      *codec)
     errors = [blind[t] for t in LEVELS]
     assert errors == sorted(errors) and errors[-1] > 100 * errors[0]  # predicting no noise: worse as noise grows
 

@@ -155,3 +155,17 @@ def test_two_operations_drag_two_objects():
     sc = make_scene(5, "translate", n_objects=3, n_operations=2)
     assert [op["object"] for op in sc.operations] == [0, 1]
     assert len(sc.spec()["operations"]) == 2 and len(sc.spec()["editable"]) == 2
+
+
+def test_half_extent_sets_the_objects_size():
+    from proof import shapes
+
+    def mean_extent(half_extent):
+        sizes = [max(b[2] - b[0], b[3] - b[1]) for seed in range(8)
+                 for o in make_scene(seed, "translate", half_extent=half_extent).objects
+                 for b in [shapes.mapped_bbox(o["shape"], None)]]
+        return float(np.mean(sizes)), max(sizes)
+
+    small, large = mean_extent(None), mean_extent((0.2, 0.24))
+    assert large[0] > 1.4 * small[0]
+    assert large[1] <= 2.5 * 0.24 * 128 and small[1] <= 2.5 * 0.16 * 128  # strokes: 2.3 half extents, padded

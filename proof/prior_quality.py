@@ -76,15 +76,17 @@ def main():
     model = patcher.model
     encode, decode = host_codec(model, vae)
     alphas = alphas_from_sigmas(model.model_sampling.sigmas)
-    size = int(prior.load_config(args.prior)["image_size"])
-    pixels = to_pixels(scene_images(16, 0, size))  # evaluation seeds
+    config = prior.load_config(args.prior)
+    size = int(config["image_size"])
+    pixels = to_pixels(scene_images(16, 0, size, config.get("half_extent")))  # evaluation seeds, the prior's world
     with torch.no_grad():
         errors = x0_errors(model.diffusion_model, alphas, cond[0][0], pixels, encode, decode)
         latent_shape = (prior.LATENT_CHANNELS, size // prior.PATCH, size // prior.PATCH)
         samples = ddim_samples(model.diffusion_model, alphas, cond[0][0], 8, latent_shape)
     print(f"image variance {float((pixels / 2).var()):.4f}; clean-image MSE by timestep: "
           + ", ".join(f"t={t}: {e:.4f}" for t, e in errors.items()))
-    sheet = ((decode(samples) + 1) / 2).clamp(0, 1).movedim(1, -1).numpy()
+    with torch.no_grad():
+        sheet = ((decode(samples) + 1) / 2).clamp(0, 1).movedim(1, -1).numpy()
     Image.fromarray((np.concatenate(list(sheet), axis=1) * 255).round().astype(np.uint8)).save(args.out)
     print(f"wrote {args.out} (8 unconditional DDIM samples, 50 steps)")
 

@@ -220,9 +220,10 @@ def main():
         what, ratio_of = f"the clean latent of the autoencoder {args.autoencoder}", (
             lambda sc: latent_ratio(ae.encode, sc))
     elif args.latent_only:
-        _, vae, _ = prior.load_prior(args.prior)
-        what, ratio_of = f"the clean latent of prior {args.prior}", (
-            lambda sc: latent_ratio(lambda x: vae.encode(((x + 1) / 2).permute(0, 2, 3, 1)), sc))
+        from proof.prior_quality import host_codec
+        model, vae, _ = prior.load_prior(args.prior)
+        encode, _ = host_codec(model.model, vae)
+        what, ratio_of = f"the clean latent of prior {args.prior}", (lambda sc: latent_ratio(encode, sc))
     else:
         model, vae, cond = prior.load_prior(args.prior)
         what = f"{args.feature_layers} features at the first PBSI timestep, prior {args.prior}"

@@ -7,7 +7,7 @@ import comfy.model_management as mm
 import comfy.model_patcher
 import comfy.supported_models
 
-from harness.tiny_models import init_weights
+from harness.tiny_models import SD2_V_PRED_KEY, init_weights
 
 _COMMON = {"use_checkpoint": False, "image_size": 32, "out_channels": 4, "use_spatial_transformer": True,
            "legacy": False, "in_channels": 4, "model_channels": 320,
@@ -43,12 +43,10 @@ FAMILIES = {
     "sd2": Family(comfy.supported_models.SD20, SD21_UNET, 865_000_000, 768),
     "sdxl": Family(comfy.supported_models.SDXL, SDXL_UNET, 2_567_000_000, 1024, pooled=1280),
 }
-# The host's SD2 v-prediction test (supported_models.SD20.model_type) reads the std of this weight.
-_SD2_V_KEY = "output_blocks.11.1.transformer_blocks.0.norm1.bias"
 
 
 def _v_prediction_hint() -> dict:
-    return {_SD2_V_KEY: torch.tensor([0.2, -0.2]).repeat(160)}  # std 0.2: above its 0.09
+    return {SD2_V_PRED_KEY: torch.tensor([0.2, -0.2]).repeat(160)}  # std 0.2: above its 0.09
 
 
 def family_model(family: str = "sd15", seed: int = 0, dtype: torch.dtype | None = None,

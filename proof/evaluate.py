@@ -39,11 +39,14 @@ def load_toy_prior(directory: str | None):
 
 def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPES, prior_dir=None,
              method_names=None, colour_tolerance: float = COLOUR_TOLERANCE, sheet_scenes: int = 2, first_seed: int = 0,
-             log=print) -> dict:
+             resume: bool = False, log=print) -> dict:
     """The table over n_scenes scenes per operation, drawn from the prior's world (its
-    config's objects' half extent, as it was trained)."""
+    config's objects' half extent, as it was trained). With `resume`, the rows already in
+    out_dir/results.json (same settings and prior) are kept and not run again, so a table
+    of many hours can be built over several sittings, or one method group at a time."""
     if n_scenes < 1:
         raise ValueError("n_scenes must be at least 1")
+    rows = previous_rows(out_dir, settings, prior_dir) if resume else []
     prior = pack_module("proof.prior")  # the module the loader node uses
     half_extent = prior.load_config(prior_dir or prior.DEFAULT_DIR).get("half_extent")
     torch.manual_seed(0)
@@ -54,26 +57,48 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
         if unknown:
             raise ValueError(f"unknown methods {sorted(unknown)}; known: {list(methods)}")
         methods = {k: v for k, v in methods.items() if k in method_names}
-    rows, sheet = [], []
+    done = {(r["method"], r["op"], r["seed"]) for r in rows}
+    names = list(dict.fromkeys([r["method"] for r in rows] + list(methods)))
+    sheet = []
     for k in range(n_scenes):  # seeds outermost: a stopped run still covers every type
         seed = first_seed + k
         for op_type in op_types:
+            todo = {n: run for n, run in methods.items() if (n, op_type, seed) not in done}
+            if not todo:
+                continue
             scene = make_scene(seed, op_type, half_extent=half_extent)
             shared, outputs = {}, {}
-            for name, run in methods.items():
+            for name, run in todo.items():
                 edited, seconds = run(model, vae, cond, scene, shared)
-                row = {"method": name, "op": op_type, "seed": seed, "seconds": seconds}
+                row = {"method": name, "op": op_type, "seed": seed, "seconds": seconds, "prior": prior_dir}
                 row.update(scene_metrics(scene, edited, colour_tolerance))
                 rows.append(row)
                 outputs[name] = edited
             log(f"{op_type} {seed}: " + ", ".join(
-                f"{r['method']}: IoU {r['iou']:.2f} DAI {r['dai']:.4f}" for r in rows[-len(methods):]))
-            if k < sheet_scenes:
+                f"{r['method']}: IoU {r['iou']:.2f} DAI {r['dai']:.4f}" for r in rows[-len(todo):]))
+            if k < sheet_scenes and len(todo) == len(methods):  # a resumed run keeps the first sitting's sheet
                 sheet.append((scene, outputs))
-        summary = write_results(out_dir, rows, list(methods), op_types, k + 1, settings)
-        if k + 1 == min(sheet_scenes, n_scenes):  # early, so a stopped run has it too
+        summary = write_results(out_dir, rows, names, op_types, k + 1, settings)
+        if k + 1 == min(sheet_scenes, n_scenes) and sheet:  # early, so a stopped run has it too
             contact_sheet(sheet, list(methods), os.path.join(out_dir, "contact_sheet.png"))
     return summary
+
+
+def previous_rows(out_dir: str, settings: M.Settings, prior_dir) -> list:
+    """The rows of out_dir/results.json, which must be of these settings and this prior."""
+    path = os.path.join(out_dir, "results.json")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        saved = json.load(f)
+    if saved["settings"] != settings.__dict__:
+        raise ValueError(f"--resume: {path} was run with settings {saved['settings']}, not {settings.__dict__}; "
+                         f"use another --out")
+    priors = {r.get("prior") for r in saved["rows"]}
+    if priors - {prior_dir}:
+        raise ValueError(f"--resume: {path} holds rows of prior {sorted(map(str, priors))}, not {prior_dir}; "
+                         f"use another --out")
+    return saved["rows"]
 
 
 def write_results(out_dir, rows, method_names, op_types, n_scenes, settings) -> dict:
@@ -92,22 +117,26 @@ def summarise(rows, method_names, op_types) -> dict:
     for m in method_names:
         for op in list(op_types) + ["all"]:
             sel = [r for r in rows if r["method"] == m and (op == "all" or r["op"] == op)]
-            out[f"{m}|{op}"] = {k: float(np.mean([min(r[k], 100.0) for r in sel])) for k in METRICS}
+            if sel:
+                out[f"{m}|{op}"] = {k: float(np.mean([min(r[k], 100.0) for r in sel])) for k in METRICS}
+                out[f"{m}|{op}"]["n"] = len(sel)
     return out
 
 
 def markdown(summary, method_names, op_types, n_scenes, settings) -> str:
-    lines = [f"# DragNeXt on the toy prior: {n_scenes} scenes per operation",
+    lines = [f"# DragNeXt on the toy prior: up to {n_scenes} scenes per operation",
              "", f"Settings: `{json.dumps(settings.__dict__)}`", "",
              "IoU: edited object vs its ground-truth pose (higher is better). DAI: GoodDrag's index, "
              "radius 5 at 128 px (lower). PSNR/SSIM: outside the editable mask, vs ground truth (higher; "
              "PSNR capped at 100 dB per scene). L1: inside the handle / target regions vs ground truth (lower).",
-             "", "| method | operation | IoU | DAI | PSNR out (dB) | SSIM out | L1 handle | L1 target | s / edit |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "", "| method | operation | scenes | IoU | DAI | PSNR out (dB) | SSIM out | L1 handle | L1 target | s / edit |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for m in method_names:
         for op in list(op_types) + ["all"]:
-            s = summary[f"{m}|{op}"]
-            lines.append(f"| {m} | {op} | {s['iou']:.3f} | {s['dai']:.5f} | {s['psnr_out']:.2f} | "
+            s = summary.get(f"{m}|{op}")
+            if s is None:
+                continue
+            lines.append(f"| {m} | {op} | {s['n']} | {s['iou']:.3f} | {s['dai']:.5f} | {s['psnr_out']:.2f} | "
                          f"{s['ssim_out']:.4f} | {s['l1_handle']:.4f} | {s['l1_target']:.4f} | {s['seconds']:.2f} |")
     return "\n".join(lines) + "\n"
 
@@ -122,12 +151,15 @@ def main():
     ap.add_argument("--first-seed", type=int, default=0,
                     help="0: the evaluation seeds; development runs (tuning) use 502,000 on")
     ap.add_argument("--quick", action="store_true", help="10 DDIM steps, 3 PBSI timesteps x 4 iterations")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep OUT/results.json's rows (same settings and prior) and run only what is missing")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     settings = M.Settings.quick() if args.quick else M.Settings()
     t0 = time.time()
-    evaluate(args.scenes, args.out, settings, tuple(args.ops), args.prior, args.methods, first_seed=args.first_seed)
+    evaluate(args.scenes, args.out, settings, tuple(args.ops), args.prior, args.methods, first_seed=args.first_seed,
+             resume=args.resume)
     print(f"wrote {args.out}/results.md in {time.time() - t0:.0f}s")
 
 

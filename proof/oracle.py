@@ -17,6 +17,9 @@ training 1,000,000 on).
 
 --latent-only (the prior's clean latent as the feature map) or --autoencoder DIR (a latent
 of proof.autoencoder) check a latent in seconds, before hours of UNet training on it.
+--untrained CONFIG checks a UNet architecture in a minute: the config's UNet with random
+weights, its features at the clean latent (no inversion); on the prior of proof/configs/
+prior_iso4.json this gave the trained UNet's ratios within about 0.1 (proof/README.md).
 """
 import argparse
 import dataclasses
@@ -96,6 +99,54 @@ def latent_ratio(encode, scene) -> dict:
     return {"truth": truth, "start": start, "ratio": truth / start}
 
 
+def randomise_residual_branches(net: torch.nn.Module, seed: int, scale: float = 0.3):
+    """prior.init_weights, then the residual branches' last layers (zero there, so that the
+    untrained UNet is the identity through its skips) drawn at `scale` times N(0, 1/fan_in):
+    a UNet whose every block computes something, as a trained one does."""
+    prior.init_weights(net, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, m in net.named_modules():
+            if name.endswith("out_layers.3") or name.endswith("proj_out"):
+                w = m.weight
+                w.copy_(torch.randn(w.shape, generator=g) * scale * (1.0 / w[0].numel()) ** 0.5)
+
+
+def untrained_ratio_of(config: dict, seed: int = 1):
+    """ratio_of(scene) through the config's UNet with random weights (randomise_residual_branches)
+    on the config's conv_ae latent: the decoder stages' features (stage_outputs, as
+    all_stages reads them) of both clean latents at the first PBSI timestep."""
+    if prior.latent_kind(config) != "conv_ae":
+        raise ValueError("--untrained: the config's latent must be a conv_ae (config.latent.autoencoder), "
+                         "the PCA basis is fitted by training")
+    ae, scale = prior.load_autoencoder(config), float(config["latent_scale"])
+    model = prior.build_base_model(config)
+    net = model.diffusion_model
+    randomise_residual_branches(net, seed)
+    net.eval()
+    alphas = alphas_from_sigmas(model.model_sampling.sigmas)
+    t = float(make_schedule(alphas, STEPS, STRENGTH).timesteps[0])
+    stages = pack_module("nodes.feature_taps").stage_outputs(net)
+
+    def ratio_of(scene) -> dict:
+        images = torch.from_numpy(np.stack([scene.image, scene.edited])).permute(0, 3, 1, 2).float() * 2 - 1
+        maps = []  # a stage's output: the input of `out`, or the output of the block before the next stage's
+        hooks = [net.out.register_forward_pre_hook(lambda _m, args: maps.append(args[0])) if i == "out" else
+                 net.output_blocks[i - 1].register_forward_hook(lambda _m, _args, out: maps.append(out))
+                 for i in stages]
+        try:
+            with torch.no_grad():
+                z = ae.encode(images).float() * scale
+                net(z, timesteps=torch.full((2,), t), context=torch.zeros(2, 77, int(config["unet"]["context_dim"])))
+        finally:
+            for h in hooks:
+                h.remove()
+        truth, start = map_losses([m[:1] for m in maps], [m[1:] for m in maps], drag_spec(scene))
+        return {"truth": truth, "start": start, "ratio": truth / start}
+
+    return ratio_of
+
+
 def offset_scene(seed: int, dx: int, dy: int, half_extent=None):
     """A translate scene whose dragged object moves by exactly (+-dx, +-dy) pixels (the first
     sign pair that keeps it in the image and clear of the others), or None."""
@@ -139,7 +190,9 @@ def drag_spec(scene):
 
 def scene_ratio(model, vae, cond, scene, feature_layers: str = "all_stages") -> dict:
     """Invert the scene's original and ground truth with the pack's inversion, through the
-    host (the nodes' run_stage and feature taps), and measure both losses."""
+    host (the nodes' run_stage and feature taps), and measure both losses; also the ratio
+    with the latents themselves as the feature map, clean and inverted (where a UNet that
+    does not move its output with the image loses the equivariance before any feature)."""
     host_unet, taps_mod = pack_module("nodes.host_unet"), pack_module("nodes.feature_taps")
     schedule = make_schedule(alphas_from_sigmas(model.get_model_object("model_sampling").sigmas), STEPS, STRENGTH)
     with torch.inference_mode():
@@ -152,13 +205,16 @@ def scene_ratio(model, vae, cond, scene, feature_layers: str = "all_stages") -> 
 
     def loop(make_unet, latent):
         unet = make_unet(host_unet.PassMeter("oracle", 2 * len(schedule.timesteps) + 2), taps)
-        z_start = invert(unet, latents[:1].to(latent.device), schedule)[-1]
-        z_truth = invert(unet, latents[1:].to(latent.device), schedule)[-1]
-        out["truth"], out["start"] = oracle_losses(unet, z_start, z_truth, schedule, spec)
+        start_path = invert(unet, latents[:1].to(latent.device), schedule)
+        truth_path = invert(unet, latents[1:].to(latent.device), schedule)
+        out["truth"], out["start"] = oracle_losses(unet, start_path[-1], truth_path[-1], schedule, spec)
+        for name, k in (("clean_latent_ratio", 0), ("inverted_latent_ratio", -1)):
+            truth, start = map_losses([start_path[k]], [truth_path[k]], spec)
+            out[name] = truth / start
         return latent
 
     host_unet.run_stage(patched, cond, torch.zeros_like(latents[:1]), schedule.timesteps, loop)
-    return {"truth": out["truth"], "start": out["start"], "ratio": out["truth"] / out["start"]}
+    return dict(out, ratio=out["truth"] / out["start"])
 
 
 def dev_scenes(kind: str, n: int, first_seed: int, half_extent=None):
@@ -184,16 +240,30 @@ def dev_scenes(kind: str, n: int, first_seed: int, half_extent=None):
 def measure(ratio_of, n_offset: int, n_op: int, half_extent=None, log=print) -> dict:
     """{'offsets': {class: {offset: [ratios]}}, 'operations': {op: [ratios]}}; ratio_of(scene)
     returns scene_ratio's or latent_ratio's dict."""
-    result = {"offsets": {}, "operations": {}}
+    result = {"offsets": {}, "operations": {}, "inverted_latent": {}}
+
+    def ratios_of(found, key):
+        rs = [ratio_of(sc) for sc in found]
+        if "inverted_latent_ratio" in rs[0]:
+            result["inverted_latent"][key] = [r["inverted_latent_ratio"] for r in rs]
+        return [r["ratio"] for r in rs]
+
+    def latents_note(key):
+        inv = result["inverted_latent"].get(key)
+        return f"; the inverted latent itself {np.mean(inv):.3f}" if inv else ""
+
     for cls, offsets in OFFSET_CLASSES.items():
         for dx, dy in offsets:
-            ratios = [ratio_of(sc)["ratio"] for sc in dev_scenes((dx, dy), n_offset, DEV_SEED_BASE, half_extent)]
-            result["offsets"].setdefault(cls, {})[f"({dx},{dy})"] = ratios
-            log(f"  offset ({dx},{dy}) [{cls}]: {np.mean(ratios):.3f}  ({', '.join(f'{r:.2f}' for r in ratios)})")
+            key = f"({dx},{dy})"
+            ratios = ratios_of(dev_scenes((dx, dy), n_offset, DEV_SEED_BASE, half_extent), key)
+            result["offsets"].setdefault(cls, {})[key] = ratios
+            log(f"  offset {key} [{cls}]: {np.mean(ratios):.3f}  ({', '.join(f'{r:.2f}' for r in ratios)})"
+                + latents_note(key))
     for op_type in scenes.OP_TYPES:
-        ratios = [ratio_of(sc)["ratio"] for sc in dev_scenes(op_type, n_op, DEV_SEED_BASE + 1000, half_extent)]
+        ratios = ratios_of(dev_scenes(op_type, n_op, DEV_SEED_BASE + 1000, half_extent), op_type)
         result["operations"][op_type] = ratios
-        log(f"  {op_type}: {np.mean(ratios):.3f} (median {np.median(ratios):.3f}, {len(ratios)} scenes)")
+        log(f"  {op_type}: {np.mean(ratios):.3f} (median {np.median(ratios):.3f}, {len(ratios)} scenes)"
+            + latents_note(op_type))
     return result
 
 
@@ -208,13 +278,20 @@ def main():
                     help="the prior's clean latent as the only feature map (no UNet): a check of the latent")
     ap.add_argument("--autoencoder", default=None,
                     help="the same check on the latent of a proof.autoencoder folder (no prior needed)")
+    ap.add_argument("--untrained", default=None, metavar="CONFIG",
+                    help="the same check through CONFIG's UNet with random weights at the clean latent (no prior needed)")
     ap.add_argument("--half-extent", type=float, nargs=2, default=None,
                     help="objects' half extent (fraction of the side; default: the prior's world)")
     ap.add_argument("--json", default=None, help="also write every scene's ratio here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    if args.autoencoder:
+    config = prior.load_config(args.prior)
+    if args.untrained:
+        with open(args.untrained) as f:
+            config = json.load(f)
+        what, ratio_of = f"all_stages features of the untrained UNet of {args.untrained}", untrained_ratio_of(config)
+    elif args.autoencoder:
         from proof import autoencoder
         ae = autoencoder.load(args.autoencoder)
         what, ratio_of = f"the clean latent of the autoencoder {args.autoencoder}", (
@@ -229,11 +306,14 @@ def main():
         what = f"{args.feature_layers} features at the first PBSI timestep, prior {args.prior}"
         ratio_of = lambda sc: scene_ratio(model, vae, cond, sc, args.feature_layers)  # noqa: E731
     print(f"oracle ratio L(ground truth) / L(start), {what}, development seeds from {DEV_SEED_BASE}:")
-    half_extent = args.half_extent or prior.load_config(args.prior).get("half_extent")
+    half_extent = args.half_extent or config.get("half_extent")
     result = measure(ratio_of, args.scenes, args.op_scenes, half_extent)
     print("per offset class: " + ", ".join(
         f"{cls} {np.mean([r for rs in d.values() for r in rs]):.3f}" for cls, d in result["offsets"].items()))
     print("per operation: " + ", ".join(f"{op} {np.mean(rs):.3f}" for op, rs in result["operations"].items()))
+    if result["inverted_latent"]:
+        print("the inverted latent itself: " + ", ".join(
+            f"{k} {np.mean(rs):.3f}" for k, rs in result["inverted_latent"].items()))
     print(f"({time.time() - t0:.0f} s)")
     if args.json:
         with open(args.json, "w") as f:

@@ -107,6 +107,10 @@ def test_through_the_host_a_ground_truth_equal_to_the_original_gives_exactly_one
     still = dataclasses.replace(scene, edited=scene.image.copy())
     r = oracle.scene_ratio(model, vae, cond, still)
     assert r["start"] > 0.1 and r["ratio"] == pytest.approx(1.0, abs=1e-6)
+    assert r["clean_latent_ratio"] == pytest.approx(1.0, abs=1e-6) == r["inverted_latent_ratio"]
+    # a whole-cell move: the PCA latent moves exactly with it, its inversion no more than that
+    moved = oracle.scene_ratio(model, vae, cond, scene)
+    assert moved["clean_latent_ratio"] < 0.1 and moved["inverted_latent_ratio"] > moved["clean_latent_ratio"]
 
 
 def test_the_latent_only_ratio_is_zero_for_whole_cell_moves_and_one_for_no_move():
@@ -117,3 +121,31 @@ def test_the_latent_only_ratio_is_zero_for_whole_cell_moves_and_one_for_no_move(
     assert r["start"] > 0.1 and r["ratio"] < 0.1
     still = dataclasses.replace(scene, edited=scene.image.copy())
     assert oracle.latent_ratio(fb, still)["ratio"] == pytest.approx(1.0, abs=1e-6)
+
+
+def tiny_conv_ae_config(folder, **unet) -> dict:
+    """A prior config on an untrained isotropic-filterbank latent saved in folder."""
+    import safetensors.torch
+    from proof import autoencoder
+    ae = autoencoder.ConvAutoencoder(16, (8, 16, 16), 4.0, "isotropic")
+    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(folder / "autoencoder.safetensors"))
+    config = json.loads(json.dumps(prior.load_config()))
+    config["unet"].update(model_channels=32, context_dim=16, **unet)
+    config.update(latent_scale=5.0, latent={"kind": "conv_ae", "autoencoder": str(folder), "widths": [8, 16, 16],
+                                            "sigma": 4.0, "filters": "isotropic"})
+    return config
+
+
+def test_an_untrained_unet_without_strided_downsampling_keeps_whole_cell_moves_nearly_free(tmp_path):
+    torch.set_num_threads(1)
+    scenes = oracle.dev_scenes((16, 16), 2, oracle.DEV_SEED_BASE)
+    strided = oracle.untrained_ratio_of(tiny_conv_ae_config(tmp_path))  # mults 1-2-2, stride-2 convolutions
+    flat = oracle.untrained_ratio_of(tiny_conv_ae_config(
+        tmp_path, channel_mult=[1], num_res_blocks=[2], transformer_depth=[1, 1], transformer_depth_output=[1, 1, 1]))
+    still = dataclasses.replace(scenes[0], edited=scenes[0].image.copy())
+    assert strided(still)["ratio"] == pytest.approx(1.0, abs=1e-6)
+    r_flat = [flat(sc)["ratio"] for sc in scenes]
+    r_strided = [strided(sc)["ratio"] for sc in scenes]
+    assert max(r_flat) < 0.25 and min(r_strided) > 2 * max(r_flat), (r_flat, r_strided)
+    with pytest.raises(ValueError, match="conv_ae"):
+        oracle.untrained_ratio_of(prior.load_config())  # the committed PCA prior: its basis comes from training

@@ -136,6 +136,30 @@ def test_the_default_moves_the_object_towards_its_target(quick_summary):
     assert tuned["dai"] < 0.7 * none["dai"] and tuned["l1_target"] < none["l1_target"]
 
 
+def test_a_resumed_evaluation_runs_only_what_is_missing_and_refuses_other_settings(tmp_path):
+    from proof.evaluate import evaluate
+    from proof.methods import Settings
+    torch.set_num_threads(1)
+    quick, logged = Settings.quick(), []
+    evaluate(1, str(tmp_path), quick, op_types=("translate",), method_names=["no edit"], sheet_scenes=0,
+             log=lambda *_: None)
+    first = json.loads((tmp_path / "results.json").read_text())["rows"]
+    summary = evaluate(2, str(tmp_path), quick, op_types=("translate",), sheet_scenes=0, resume=True,
+                       method_names=["no edit", "copy-paste (RegionDrag-like)"], log=logged.append)
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert rows[0] == first[0]  # kept, not run again
+    assert sorted((r["method"], r["seed"]) for r in rows) == [
+        ("copy-paste (RegionDrag-like)", 0), ("copy-paste (RegionDrag-like)", 1), ("no edit", 0), ("no edit", 1)]
+    assert logged[0].startswith("translate 0: copy-paste") and "no edit" not in logged[0]
+    assert summary["no edit|translate"]["n"] == 2
+    assert "| no edit | translate | 2 |" in (tmp_path / "results.md").read_text()
+    with pytest.raises(ValueError, match="settings"):
+        evaluate(2, str(tmp_path), Settings(), op_types=("translate",), method_names=["no edit"], resume=True)
+    with pytest.raises(ValueError, match="prior"):
+        evaluate(2, str(tmp_path), quick, op_types=("translate",), method_names=["no edit"], resume=True,
+                 prior_dir=prior.DEFAULT_DIR)
+
+
 def test_min_snr_weights_leave_high_noise_levels_alone_and_damp_low_ones():
     from proof.train_prior import snr_weight
     alpha = torch.tensor([0.5, 5 / 6, 0.99])           # SNR 1, 5, 99

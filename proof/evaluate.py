@@ -46,8 +46,9 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
     of many hours can be built over several sittings, or one method group at a time."""
     if n_scenes < 1:
         raise ValueError("n_scenes must be at least 1")
-    rows = previous_rows(out_dir, settings, prior_dir) if resume else []
     prior = pack_module("proof.prior")  # the module the loader node uses
+    prior_id = os.path.realpath(prior_dir or prior.DEFAULT_DIR)
+    rows = previous_rows(out_dir, settings, prior_id, first_seed) if resume else []
     half_extent = prior.load_config(prior_dir or prior.DEFAULT_DIR).get("half_extent")
     torch.manual_seed(0)
     model, vae, cond = load_toy_prior(prior_dir)
@@ -59,6 +60,9 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
         methods = {k: v for k, v in methods.items() if k in method_names}
     done = {(r["method"], r["op"], r["seed"]) for r in rows}
     names = list(dict.fromkeys([r["method"] for r in rows] + list(methods)))
+    ops = [o for o in OP_TYPES if o in {r["op"] for r in rows} | set(op_types)]
+    sheet_path = os.path.join(out_dir, "contact_sheet.png")
+    sheet_scenes = 0 if resume and os.path.isfile(sheet_path) else sheet_scenes  # the first sitting's stays
     sheet = []
     for k in range(n_scenes):  # seeds outermost: a stopped run still covers every type
         seed = first_seed + k
@@ -70,22 +74,24 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
             shared, outputs = {}, {}
             for name, run in todo.items():
                 edited, seconds = run(model, vae, cond, scene, shared)
-                row = {"method": name, "op": op_type, "seed": seed, "seconds": seconds, "prior": prior_dir}
+                row = {"method": name, "op": op_type, "seed": seed, "seconds": seconds, "prior": prior_id}
                 row.update(scene_metrics(scene, edited, colour_tolerance))
                 rows.append(row)
                 outputs[name] = edited
             log(f"{op_type} {seed}: " + ", ".join(
                 f"{r['method']}: IoU {r['iou']:.2f} DAI {r['dai']:.4f}" for r in rows[-len(todo):]))
-            if k < sheet_scenes and len(todo) == len(methods):  # a resumed run keeps the first sitting's sheet
+            if k < sheet_scenes and len(todo) == len(methods):
                 sheet.append((scene, outputs))
-        summary = write_results(out_dir, rows, names, op_types, k + 1, settings)
+            write_results(out_dir, rows, names, ops, k + 1, settings, first_seed)  # a stopped sitting loses little
         if k + 1 == min(sheet_scenes, n_scenes) and sheet:  # early, so a stopped run has it too
-            contact_sheet(sheet, list(methods), os.path.join(out_dir, "contact_sheet.png"))
+            contact_sheet(sheet, list(methods), sheet_path)
+    summary = write_results(out_dir, rows, names, ops, n_scenes, settings, first_seed)
     return summary
 
 
-def previous_rows(out_dir: str, settings: M.Settings, prior_dir) -> list:
-    """The rows of out_dir/results.json, which must be of these settings and this prior."""
+def previous_rows(out_dir: str, settings: M.Settings, prior_id: str, first_seed: int) -> list:
+    """The rows of out_dir/results.json, which must be of these settings, this prior (its real
+    path) and this first seed."""
     path = os.path.join(out_dir, "results.json")
     if not os.path.isfile(path):
         return []
@@ -95,18 +101,22 @@ def previous_rows(out_dir: str, settings: M.Settings, prior_dir) -> list:
         raise ValueError(f"--resume: {path} was run with settings {saved['settings']}, not {settings.__dict__}; "
                          f"use another --out")
     priors = {r.get("prior") for r in saved["rows"]}
-    if priors - {prior_dir}:
-        raise ValueError(f"--resume: {path} holds rows of prior {sorted(map(str, priors))}, not {prior_dir}; "
+    if priors - {prior_id}:
+        raise ValueError(f"--resume: {path} holds rows of prior {sorted(map(str, priors))}, not {prior_id}; "
                          f"use another --out")
+    if saved.get("first_seed") != first_seed:
+        raise ValueError(f"--resume: {path} starts at seed {saved.get('first_seed')}, not {first_seed}; "
+                         f"use another --out or its --first-seed")
     return saved["rows"]
 
 
-def write_results(out_dir, rows, method_names, op_types, n_scenes, settings) -> dict:
+def write_results(out_dir, rows, method_names, op_types, n_scenes, settings, first_seed: int = 0) -> dict:
     """(Re)write results.json and results.md for the scenes so far."""
     summary = summarise(rows, method_names, op_types)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
-        json.dump({"settings": settings.__dict__, "n_scenes": n_scenes, "rows": rows, "summary": summary}, f, indent=1)
+        json.dump({"settings": settings.__dict__, "first_seed": first_seed, "n_scenes": n_scenes, "rows": rows,
+                   "summary": summary}, f, indent=1)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(markdown(summary, method_names, op_types, n_scenes, settings))
     return summary

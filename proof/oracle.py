@@ -17,9 +17,9 @@ training 1,000,000 on).
 
 --latent-only (the prior's clean latent as the feature map) or --autoencoder DIR (a latent
 of proof.autoencoder) check a latent in seconds, before hours of UNet training on it.
---untrained CONFIG checks a UNet architecture in a minute: the config's UNet with random
-weights, its features at the clean latent (no inversion); on the prior of proof/configs/
-prior_iso4.json this gave the trained UNet's ratios within about 0.1 (proof/README.md).
+--untrained CONFIG checks a UNet architecture in 15 s: the config's UNet with random
+weights, its all-stage features at the clean latent (no inversion): the downsampling's share
+of the loss, before training (against trained priors: proof/README.md).
 """
 import argparse
 import dataclasses
@@ -33,6 +33,7 @@ host_on_cpu()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from comfy.ldm.modules.diffusionmodules.openaimodel import Upsample  # noqa: E402
 
 from dragnext_ops.ddim import alphas_from_sigmas, make_schedule  # noqa: E402
 from dragnext_ops.features import sample_cells  # noqa: E402
@@ -87,12 +88,17 @@ def map_losses(start_maps, truth_maps, spec) -> tuple:
     return loss(truth_maps), loss(start_maps)
 
 
+def pixel_pair(scene) -> torch.Tensor:
+    """The original and the ground truth as (2, 3, H, W) pixels in [-1, 1]."""
+    return torch.from_numpy(np.stack([scene.image, scene.edited])).permute(0, 3, 1, 2).float() * 2 - 1
+
+
 def latent_ratio(encode, scene) -> dict:
     """The same ratio with the clean latent itself as the only feature map: a check of a
     latent before any UNet is trained on it (a UNet's features can hardly move more faithfully
     with the image than the latent they are computed from). encode: [-1, 1] (B, 3, H, W) ->
     (B, C, H/8, W/8)."""
-    images = torch.from_numpy(np.stack([scene.image, scene.edited])).permute(0, 3, 1, 2).float() * 2 - 1
+    images = pixel_pair(scene)
     with torch.no_grad():
         z = encode(images).float()
     truth, start = map_losses([z[:1]], [z[1:]], drag_spec(scene))
@@ -127,13 +133,16 @@ def untrained_ratio_of(config: dict, seed: int = 1):
     alphas = alphas_from_sigmas(model.model_sampling.sigmas)
     t = float(make_schedule(alphas, STEPS, STRENGTH).timesteps[0])
     stages = pack_module("nodes.feature_taps").stage_outputs(net)
+    # A stage's output is its last block's upsampler's (the blocks themselves are iterated, not
+    # called, by the host's forward, so only their layers' hooks fire), the last stage's the input of `out`.
+    stage_layers = [next(layer for layer in net.output_blocks[i - 1] if isinstance(layer, Upsample))
+                    for i in stages[:-1]]
 
     def ratio_of(scene) -> dict:
-        images = torch.from_numpy(np.stack([scene.image, scene.edited])).permute(0, 3, 1, 2).float() * 2 - 1
-        maps = []  # a stage's output: the input of `out`, or the output of the block before the next stage's
-        hooks = [net.out.register_forward_pre_hook(lambda _m, args: maps.append(args[0])) if i == "out" else
-                 net.output_blocks[i - 1].register_forward_hook(lambda _m, _args, out: maps.append(out))
-                 for i in stages]
+        images = pixel_pair(scene)
+        maps = []
+        hooks = [layer.register_forward_hook(lambda _m, _args, out: maps.append(out)) for layer in stage_layers]
+        hooks.append(net.out.register_forward_pre_hook(lambda _m, args: maps.append(args[0])))
         try:
             with torch.no_grad():
                 z = ae.encode(images).float() * scale
@@ -141,8 +150,9 @@ def untrained_ratio_of(config: dict, seed: int = 1):
         finally:
             for h in hooks:
                 h.remove()
+        assert len(maps) == len(stages), (len(maps), stages)
         truth, start = map_losses([m[:1] for m in maps], [m[1:] for m in maps], drag_spec(scene))
-        return {"truth": truth, "start": start, "ratio": truth / start}
+        return {"truth": truth, "start": start, "ratio": truth / start, "stages": len(maps)}
 
     return ratio_of
 
@@ -238,13 +248,14 @@ def dev_scenes(kind: str, n: int, first_seed: int, half_extent=None):
 
 
 def measure(ratio_of, n_offset: int, n_op: int, half_extent=None, log=print) -> dict:
-    """{'offsets': {class: {offset: [ratios]}}, 'operations': {op: [ratios]}}; ratio_of(scene)
-    returns scene_ratio's or latent_ratio's dict."""
+    """{'offsets': {class: {offset: [ratios]}}, 'operations': {op: [ratios]}, 'inverted_latent':
+    {offset or op: [the inverted latents' own ratios]} (scene_ratio's only)}; ratio_of(scene)
+    returns scene_ratio's, latent_ratio's or untrained_ratio_of's dict."""
     result = {"offsets": {}, "operations": {}, "inverted_latent": {}}
 
     def ratios_of(found, key):
         rs = [ratio_of(sc) for sc in found]
-        if "inverted_latent_ratio" in rs[0]:
+        if rs and "inverted_latent_ratio" in rs[0]:
             result["inverted_latent"][key] = [r["inverted_latent_ratio"] for r in rs]
         return [r["ratio"] for r in rs]
 

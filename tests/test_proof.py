@@ -141,10 +141,11 @@ def test_a_resumed_evaluation_runs_only_what_is_missing_and_refuses_other_settin
     from proof.methods import Settings
     torch.set_num_threads(1)
     quick, logged = Settings.quick(), []
-    evaluate(1, str(tmp_path), quick, op_types=("translate",), method_names=["no edit"], sheet_scenes=0,
+    evaluate(1, str(tmp_path), quick, op_types=("translate",), method_names=["no edit"], sheet_scenes=1,
              log=lambda *_: None)
     first = json.loads((tmp_path / "results.json").read_text())["rows"]
-    summary = evaluate(2, str(tmp_path), quick, op_types=("translate",), sheet_scenes=0, resume=True,
+    sheet = (tmp_path / "contact_sheet.png").read_bytes()
+    summary = evaluate(2, str(tmp_path), quick, op_types=("translate",), sheet_scenes=1, resume=True,
                        method_names=["no edit", "copy-paste (RegionDrag-like)"], log=logged.append)
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert rows[0] == first[0]  # kept, not run again
@@ -153,11 +154,12 @@ def test_a_resumed_evaluation_runs_only_what_is_missing_and_refuses_other_settin
     assert logged[0].startswith("translate 0: copy-paste") and "no edit" not in logged[0]
     assert summary["no edit|translate"]["n"] == 2
     assert "| no edit | translate | 2 |" in (tmp_path / "results.md").read_text()
-    with pytest.raises(ValueError, match="settings"):
-        evaluate(2, str(tmp_path), Settings(), op_types=("translate",), method_names=["no edit"], resume=True)
-    with pytest.raises(ValueError, match="prior"):
-        evaluate(2, str(tmp_path), quick, op_types=("translate",), method_names=["no edit"], resume=True,
-                 prior_dir=prior.DEFAULT_DIR)
+    assert (tmp_path / "contact_sheet.png").read_bytes() == sheet  # the first sitting's, not one group's
+    for refused, kwargs in (("settings", dict(settings=Settings())), ("prior", dict(prior_dir=str(tmp_path))),
+                            ("seed", dict(first_seed=502_000))):
+        args = dict(settings=quick, op_types=("translate",), method_names=["no edit"], resume=True) | kwargs
+        with pytest.raises(ValueError, match=refused):
+            evaluate(2, str(tmp_path), **args)
 
 
 def test_min_snr_weights_leave_high_noise_levels_alone_and_damp_low_ones():

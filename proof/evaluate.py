@@ -42,7 +42,7 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
              resume: bool = False, log=print) -> dict:
     """The table over n_scenes scenes per operation, drawn from the prior's world (its
     config's objects' half extent, as it was trained). With `resume`, the rows already in
-    out_dir/results.json (same settings and prior) are kept and not run again, so a table
+    out_dir/results.json (same settings, prior and first seed) are kept and not run again, so a table
     of many hours can be built over several sittings, or one method group at a time."""
     if n_scenes < 1:
         raise ValueError("n_scenes must be at least 1")
@@ -162,7 +162,7 @@ def main():
                     help="0: the evaluation seeds; development runs (tuning) use 502,000 on")
     ap.add_argument("--quick", action="store_true", help="10 DDIM steps, 3 PBSI timesteps x 4 iterations")
     ap.add_argument("--resume", action="store_true",
-                    help="keep OUT/results.json's rows (same settings and prior) and run only what is missing")
+                    help="keep OUT/results.json's rows (same settings, prior and first seed) and run only what is missing")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

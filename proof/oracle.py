@@ -17,7 +17,7 @@ training 1,000,000 on).
 
 --latent-only (the prior's clean latent as the feature map) or --autoencoder DIR (a latent
 of proof.autoencoder) check a latent in seconds, before hours of UNet training on it.
---untrained CONFIG checks a UNet architecture in 15 s: the config's UNet with random
+--untrained CONFIG checks a UNet architecture in about a minute: the config's UNet with random
 weights, its all-stage features at the clean latent (no inversion): the downsampling's share
 of the loss, before training (against trained priors: proof/README.md).
 """

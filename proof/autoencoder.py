@@ -251,6 +251,7 @@ def main():
     ap.add_argument("--equivariance-weight", type=float, default=1.0)
     ap.add_argument("--widths", type=int, nargs=3, default=(16, 32, 48))
     ap.add_argument("--crop", type=int, default=48, help="training crop (px)")
+    ap.add_argument("--batch", type=int, default=8, help="crops per step")
     ap.add_argument("--sigma", type=float, default=None,
                     help="a fixed filterbank encoder at this Gaussian scale (px); only the decoder is trained")
     ap.add_argument("--filters", default="jet", choices=FilterbankEncoder.FILTERS, help="the filterbank's filters")
@@ -263,7 +264,7 @@ def main():
     held_out = to_pixels(scene_images(16, 500_000, 128, args.half_extent))  # development seeds (proof.oracle's)
     ae, summary = train_autoencoder(images, args.steps, max_seconds=60 * args.minutes,
                                     equivariance_weight=args.equivariance_weight, widths=args.widths, crop=args.crop,
-                                    sigma=args.sigma, filters=args.filters)
+                                    batch=args.batch, sigma=args.sigma, filters=args.filters)
     scale = latent_scale(ae, images[:256])
     with torch.no_grad():
         rec = float(torch.cat([(ae.decode(ae.encode(held_out[i:i + 8])) - held_out[i:i + 8]).abs()

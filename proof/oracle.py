@@ -113,7 +113,7 @@ def randomise_residual_branches(net: torch.nn.Module, seed: int, scale: float = 
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for name, m in net.named_modules():
-            if name.endswith("out_layers.3") or name.endswith("proj_out"):
+            if prior.is_residual_branch_end(name):
                 w = m.weight
                 w.copy_(torch.randn(w.shape, generator=g) * scale * (1.0 / w[0].numel()) ** 0.5)
 

@@ -68,6 +68,11 @@ def build_base_model(config: dict, init_seed: int | None = None):
     return model
 
 
+def is_residual_branch_end(name: str) -> bool:
+    """The last layer of a res block's or a transformer's residual branch (DDPM's zero_module)."""
+    return name.endswith("out_layers.3") or name.endswith("proj_out")
+
+
 def init_weights(net: torch.nn.Module, seed: int):
     """Norms to identity, biases to zero, weights ~ N(0, 1/fan_in); the last layer of each
     residual branch and the output conv start at zero (DDPM's zero_module), so the
@@ -81,7 +86,7 @@ def init_weights(net: torch.nn.Module, seed: int):
                     p.fill_(1.0 if pname == "weight" else 0.0)
                 elif pname == "bias" or p.ndim == 1:
                     p.zero_()
-                elif name == "out.2" or name.endswith("out_layers.3") or name.endswith("proj_out"):
+                elif name == "out.2" or is_residual_branch_end(name):
                     p.zero_()
                 else:
                     p.copy_(torch.randn(p.shape, generator=g) * (1.0 / p[0].numel()) ** 0.5)

@@ -108,3 +108,43 @@ def test_the_isotropic_filterbank_turns_with_the_image_and_the_jet_does_not(imag
     assert not torch.allclose(jet(turn(images))[inner], turn(jet(images))[inner], atol=1e-2)
     with pytest.raises(ValueError, match="filters"):
         autoencoder.FilterbankEncoder(filters="gabor")
+
+
+def _filterbank_folder(images, folder, seed: int, sigma: float = 4.0):
+    ae, _ = autoencoder.train_autoencoder(images, 2, batch=2, seed=seed, sigma=sigma, filters="isotropic",
+                                          log=lambda *_: None)
+    folder.mkdir()
+    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(folder / "autoencoder.safetensors"))
+    (folder / "autoencoder.json").write_text(json.dumps({"latent_channels": 16, "widths": list(ae.widths),
+                                                         "sigma": sigma, "filters": "isotropic"}))
+    return ae
+
+
+def test_a_filterbank_prior_takes_another_decoder_and_keeps_its_unet(images, tmp_path):
+    from proof.redecode import redecode
+    torch.set_num_threads(1)
+    first = _filterbank_folder(images, tmp_path / "ae", seed=0)
+    config = prior.load_config()
+    config["train"].update(n_scenes=2, warmup=1, batch=2, threads=1)
+    config["latent"] = {"kind": "conv_ae", "autoencoder": str(tmp_path / "ae"), "widths": list(first.widths),
+                        "sigma": 4.0, "filters": "isotropic"}
+    config["latent_scale"] = autoencoder.latent_scale(first, images)
+    train(json.loads(json.dumps(config)), str(tmp_path / "prior"), steps=2, log_every=1)
+    second = _filterbank_folder(images, tmp_path / "ae2", seed=1)
+
+    redecode(str(tmp_path / "prior"), str(tmp_path / "ae2"), str(tmp_path / "prior2"))
+    (old, _, _), (new, vae, _) = prior.load_prior(str(tmp_path / "prior")), prior.load_prior(str(tmp_path / "prior2"))
+    old_sd, new_sd = old.model.diffusion_model.state_dict(), new.model.diffusion_model.state_dict()
+    assert all(torch.equal(old_sd[k], new_sd[k]) for k in old_sd)
+    with torch.no_grad():
+        z = second.encode(images[:1])
+        assert torch.allclose(vae.decode(z)[0].movedim(-1, 0), ((second.decode(z)[0] + 1) / 2).clamp(0, 1), atol=1e-4)
+        assert not torch.allclose(second.decode(z), first.decode(z), atol=1e-3)  # the decoder did change
+    assert json.loads((tmp_path / "prior2" / "train_log.json").read_text())["steps"] == 2
+
+    _filterbank_folder(images, tmp_path / "ae_sigma3", seed=0, sigma=3.0)
+    with pytest.raises(ValueError, match="sigma"):
+        redecode(str(tmp_path / "prior"), str(tmp_path / "ae_sigma3"), str(tmp_path / "prior3"))
+    assert not (tmp_path / "prior3").exists()
+    with pytest.raises(ValueError, match="fixed filterbank"):
+        redecode(prior.DEFAULT_DIR, str(tmp_path / "ae2"), str(tmp_path / "prior4"))

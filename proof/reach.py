@@ -1,0 +1,126 @@
+"""PBSI's reach: how far the PBSI node moves the latent towards the edit, before any denoising.
+
+At the level where denoising resumes (after the PBSI timesteps) PBSI's edited latent `e` is
+compared with the original trajectory's `o` inside the dragged objects' cells (original and
+target poses, at latent resolution):
+
+- content progress `<e - o, c> / |c|^2`, with `c = sqrt(a) (x0(ground truth) - x0(original))`
+  the clean latents' difference brought to that level: 1 when the latent carries the moved
+  content all the way, 0 when it carries none of it;
+- progress `<e - o, g - o> / |g - o|^2` and its cosine, `g` the ground truth's own trajectory
+  (the same inversion, then the same plain DDIM steps): this includes the inversions' noise,
+  which differs between the two images by much more than their content does;
+- `|c| / |g - o|`: the content's share of what separates the two trajectories.
+
+On development seeds (502,000 on, proof.evaluate's development runs; proof/README.md).
+
+    PYTHONPATH=.comfyui:. nice .venv/bin/python -m proof.reach --prior out/prior_iso4 --lr 0.02 0.2
+"""
+import argparse
+import json
+
+from proof.pack import host_on_cpu
+
+host_on_cpu()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from dragnext_ops.trajectory import denoise  # noqa: E402
+from proof import methods as M  # noqa: E402
+from proof.evaluate import load_toy_prior  # noqa: E402
+from proof.pack import pack_module  # noqa: E402
+from proof.scenes import OP_TYPES, make_scene  # noqa: E402
+
+FIRST_SEED = 502_000
+
+
+def projections(e: torch.Tensor, o: torch.Tensor, g: torch.Tensor, c: torch.Tensor, cells: torch.Tensor) -> dict:
+    """The figures of the module docstring for latents (1, C, h, w) and a (h, w) bool cell mask."""
+    if not cells.any():
+        raise ValueError("cells: no dragged cell")
+    de, dg, c = (e - o)[..., cells].double(), (g - o)[..., cells].double(), c[..., cells].double()
+    return {"content_progress": float((de * c).sum() / (c * c).sum()),
+            "progress": float((de * dg).sum() / (dg * dg).sum()),
+            "cosine": float((de * dg).sum() / (de.norm() * dg.norm()).clamp_min(1e-12)),
+            "content_share": float(c.norm() / dg.norm())}
+
+
+def object_cells(scene, patch: int = 8) -> torch.Tensor:
+    """The latent cells any dragged object covers in its original or its edited pose."""
+    m = np.any([scene.masks[op["object"]] | scene.edited_masks[op["object"]] for op in scene.operations], 0)
+    h, w = m.shape
+    return torch.from_numpy(m.reshape(h // patch, patch, w // patch, patch).any((1, 3)))
+
+
+def plain_trajectory(model, cond, inversion, n: int) -> torch.Tensor:
+    """The inverted latent after n plain DDIM steps, in the model's latent space (as the PBSI
+    node's original branch)."""
+    host_unet = pack_module("nodes.host_unet")
+    steps = inversion.schedule.timesteps[:n]
+
+    def loop(make_unet, latent):
+        return denoise(make_unet(host_unet.PassMeter("reach", n)), inversion.inverted, inversion.schedule, steps)
+
+    # run_stage hands the loop's latent back in the host's latent space
+    zeros = torch.zeros_like(inversion.inverted)
+    return model.model.process_latent_in(host_unet.run_stage(model, cond, zeros, steps, loop))
+
+
+def scene_reach(model, vae, cond, scene, settings: M.Settings, lrs) -> dict:
+    """{lr: projections} for the PBSI node at `settings` with each learning rate."""
+    nodes = M.node_classes()
+    inv, drag, _ = M._inversion(model, vae, cond, scene, settings, {})
+    with torch.inference_mode():
+        pixels = torch.from_numpy(np.stack([scene.image, scene.edited]))
+        x0 = model.model.process_latent_in(vae.encode(pixels).float())
+        truth = M._out(nodes["DragNeXtInversion"].execute(model, {"samples": vae.encode(pixels[1:])}, cond,
+                                                          settings.steps, settings.inversion_strength))
+    schedule, n = inv.schedule, settings.pbsi_timesteps
+    g = plain_trajectory(model, cond, truth, n)
+    c = schedule.alpha(schedule.prev(schedule.timesteps[n - 1])) ** 0.5 * (x0[1:] - x0[:1])
+    cells = object_cells(scene)
+    out = {}
+    for lr in lrs:
+        with torch.inference_mode():
+            edit = M._out(nodes["DragNeXtPBSI"].execute(
+                model, inv, drag, cond, pbsi_timesteps=n, iterations=settings.iterations, lr=lr,
+                mask_weight=settings.mask_weight, feature_layers=settings.feature_layers,
+                progress_schedule=settings.progress_schedule, method=settings.method))
+        out[lr] = projections(edit.edited, edit.original, g, c, cells)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prior", default=None, help="a prior folder (default: the committed prior)")
+    ap.add_argument("--scenes", type=int, default=3, help="scenes per operation")
+    ap.add_argument("--first-seed", type=int, default=FIRST_SEED)
+    ap.add_argument("--ops", nargs="+", default=list(OP_TYPES), choices=OP_TYPES)
+    ap.add_argument("--lr", type=float, nargs="+", default=[M.Settings.lr])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", help="also write every scene's figures here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    prior = pack_module("proof.prior")
+    model, vae, cond = load_toy_prior(args.prior)
+    half_extent = prior.load_config(args.prior or prior.DEFAULT_DIR).get("half_extent")
+    rows = []
+    for op in args.ops:
+        for seed in range(args.first_seed, args.first_seed + args.scenes):
+            for lr, p in scene_reach(model, vae, cond, make_scene(seed, op, half_extent=half_extent),
+                                     M.Settings(), args.lr).items():
+                rows.append(dict(p, op=op, seed=seed, lr=lr))
+                print(json.dumps(rows[-1]), flush=True)
+    for op in args.ops:
+        for lr in args.lr:
+            mine = [r for r in rows if r["op"] == op and r["lr"] == lr]
+            print(f"{op} lr {lr}: " + ", ".join(f"{k} {np.mean([r[k] for r in mine]):.2f}" for k in (
+                "content_progress", "progress", "cosine", "content_share")))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""A prior with another decoder. On a fixed filterbank latent (proof.autoencoder --sigma) the
+UNet never sees the decoder, so a decoder trained longer or wider replaces the stored one
+without retraining the UNet, as long as the encoder is the same (sigma, filters, channels).
+
+    PYTHONPATH=.comfyui:. .venv/bin/python -m proof.redecode --prior out/prior_iso4 --autoencoder out/ae_x --out out/prior_iso4_x
+
+Writes OUT/config.json (the prior's, with the new autoencoder's folder and widths), the
+weights (the prior's UNet and context, the new autoencoder) and the prior's train_log.json.
+"""
+import argparse
+import json
+import os
+import shutil
+
+
+def redecode(prior_dir: str, autoencoder_dir: str, out_dir: str) -> dict:
+    """The new prior's config; ValueError before anything is written when the two encoders differ."""
+    import safetensors.torch
+
+    from . import autoencoder, prior
+    config = prior.load_config(prior_dir)
+    latent = config.get("latent", {})
+    if prior.latent_kind(config) != "conv_ae" or latent.get("sigma") is None:
+        raise ValueError(f"{prior_dir}: only a prior on a fixed filterbank latent (config.latent.sigma) can change "
+                         "its decoder; a learned encoder's latent changes with its decoder's training")
+    with open(os.path.join(autoencoder_dir, "autoencoder.json")) as f:
+        meta = json.load(f)
+    theirs = {"sigma": meta.get("sigma"), "filters": meta.get("filters") or "jet",
+              "latent_channels": meta.get("latent_channels")}
+    ours = {"sigma": latent["sigma"], "filters": latent.get("filters", "jet"), "latent_channels": prior.LATENT_CHANNELS}
+    for key in ours:
+        if theirs[key] != ours[key]:
+            raise ValueError(f"{autoencoder_dir}: its encoder's {key} is {theirs[key]!r}, the prior's is {ours[key]!r}; "
+                             "the UNet was trained on the prior's latent")
+    if os.path.realpath(out_dir) == os.path.realpath(prior_dir):
+        raise ValueError("--out must be another folder than --prior (the prior's own weights are kept)")
+    weights = safetensors.torch.load_file(os.path.join(prior_dir, config["weights"]))
+    weights = {k: v for k, v in weights.items() if not k.startswith(autoencoder.AE_PREFIX)}
+    weights.update(autoencoder.state_dict_for_prior(autoencoder.load(autoencoder_dir)))
+    new = dict(config, latent=dict(latent, autoencoder=autoencoder_dir, widths=list(meta["widths"])))
+    os.makedirs(out_dir, exist_ok=True)
+    safetensors.torch.save_file(weights, os.path.join(out_dir, config["weights"]))
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(new, f, indent=2)
+    log = os.path.join(prior_dir, "train_log.json")
+    if os.path.isfile(log):
+        shutil.copyfile(log, os.path.join(out_dir, "train_log.json"))
+    return new
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prior", required=True, help="a prior folder (proof.train_prior's output)")
+    ap.add_argument("--autoencoder", required=True, help="a proof.autoencoder folder with the same fixed encoder")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    from .pack import host_on_cpu
+    host_on_cpu()  # before proof.prior imports the host
+    redecode(args.prior, args.autoencoder, args.out)
+    print(f"wrote {args.out}: the UNet of {args.prior}, the decoder of {args.autoencoder}")
+
+
+if __name__ == "__main__":
+    main()

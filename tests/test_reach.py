@@ -1,0 +1,57 @@
+"""PBSI's reach (proof/reach.py): the projections are right on constructed latents, the ground
+truth's trajectory is the PBSI node's own original branch when given the same inversion, and
+through the host a tiny learning rate leaves the latent where it was."""
+import dataclasses
+
+import pytest
+import torch
+
+from proof.pack import host_on_cpu
+
+host_on_cpu()
+
+from proof import methods as M  # noqa: E402
+from proof import prior, reach, scenes  # noqa: E402
+
+
+def test_projections_count_the_dragged_cells_only():
+    g0 = torch.Generator().manual_seed(0)
+    o, g, c = (torch.randn(1, 4, 6, 6, generator=g0) for _ in range(3))
+    cells = torch.zeros(6, 6, dtype=torch.bool)
+    cells[1:4, 2:5] = True
+    outside = torch.randn(1, 4, 6, 6, generator=g0) * ~cells  # changes outside the cells count for nothing
+    moved = reach.projections(o + c + outside, o, g, c, cells)
+    assert moved["content_progress"] == pytest.approx(1.0)
+    still = reach.projections(o + outside, o, g, c, cells)
+    assert still["content_progress"] == pytest.approx(0.0, abs=1e-12) and still["progress"] == pytest.approx(0.0, abs=1e-12)
+    at_truth = reach.projections(g + outside, o, g, c, cells)
+    assert at_truth["progress"] == pytest.approx(1.0) and at_truth["cosine"] == pytest.approx(1.0)
+    assert at_truth["content_share"] == pytest.approx(float(c[..., cells].norm() / (g - o)[..., cells].norm()))
+    with pytest.raises(ValueError, match="cells"):
+        reach.projections(o, o, g, c, torch.zeros(6, 6, dtype=torch.bool))
+
+
+def test_object_cells_cover_both_poses():
+    scene = scenes.make_scene(502000, "translate")
+    cells = reach.object_cells(scene)
+    op = scene.operations[0]
+    for mask in (scene.masks[op["object"]], scene.edited_masks[op["object"]]):
+        ys, xs = mask.nonzero()
+        assert cells[ys // 8, xs // 8].all()
+    assert not cells.all()
+
+
+def test_through_the_host_the_truth_trajectory_is_the_nodes_original_and_a_tiny_step_stays():
+    torch.set_num_threads(1)
+    model, vae, cond = prior.load_prior()
+    settings = M.Settings.quick()
+    scene = scenes.make_scene(502000, "translate")
+    inv, drag, _ = M._inversion(model, vae, cond, scene, settings, {})
+    edit = M._out(M.node_classes()["DragNeXtPBSI"].execute(
+        model, inv, drag, cond, pbsi_timesteps=settings.pbsi_timesteps, iterations=1, lr=0.02, mask_weight=0.2))
+    assert torch.allclose(reach.plain_trajectory(model, cond, inv, settings.pbsi_timesteps), edit.original, atol=1e-5)
+
+    tiny = reach.scene_reach(model, vae, cond, scene, dataclasses.replace(settings, iterations=2), [1e-4, 0.2])
+    assert abs(tiny[1e-4]["content_progress"]) < 0.02 and abs(tiny[1e-4]["progress"]) < 0.02
+    assert abs(tiny[0.2]["content_progress"]) > 10 * abs(tiny[1e-4]["content_progress"])
+    assert 0 < tiny[0.2]["content_share"] == tiny[1e-4]["content_share"] < 1

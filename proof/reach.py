@@ -46,25 +46,26 @@ def projections(e: torch.Tensor, o: torch.Tensor, g: torch.Tensor, c: torch.Tens
             "content_share": float(c.norm() / dg.norm())}
 
 
-def object_cells(scene, patch: int = 8) -> torch.Tensor:
+def object_cells(scene, latent_hw) -> torch.Tensor:
     """The latent cells any dragged object covers in its original or its edited pose."""
     m = np.any([scene.masks[op["object"]] | scene.edited_masks[op["object"]] for op in scene.operations], 0)
-    h, w = m.shape
-    return torch.from_numpy(m.reshape(h // patch, patch, w // patch, patch).any((1, 3)))
+    (h, w), (lh, lw) = m.shape, latent_hw
+    return torch.from_numpy(m.reshape(lh, h // lh, lw, w // lw).any((1, 3)))
 
 
 def plain_trajectory(model, cond, inversion, n: int) -> torch.Tensor:
     """The inverted latent after n plain DDIM steps, in the model's latent space (as the PBSI
     node's original branch)."""
     host_unet = pack_module("nodes.host_unet")
-    steps = inversion.schedule.timesteps[:n]
+    steps, out = inversion.schedule.timesteps[:n], {}
 
     def loop(make_unet, latent):
-        return denoise(make_unet(host_unet.PassMeter("reach", n)), inversion.inverted, inversion.schedule, steps)
+        unet = make_unet(host_unet.PassMeter("reach", n))
+        out["z"] = denoise(unet, inversion.inverted.to(latent.device), inversion.schedule, steps)
+        return latent
 
-    # run_stage hands the loop's latent back in the host's latent space
-    zeros = torch.zeros_like(inversion.inverted)
-    return model.model.process_latent_in(host_unet.run_stage(model, cond, zeros, steps, loop))
+    host_unet.run_stage(model, cond, torch.zeros_like(inversion.inverted), steps, loop)
+    return out["z"]
 
 
 def scene_reach(model, vae, cond, scene, settings: M.Settings, lrs) -> dict:
@@ -72,14 +73,14 @@ def scene_reach(model, vae, cond, scene, settings: M.Settings, lrs) -> dict:
     nodes = M.node_classes()
     inv, drag, _ = M._inversion(model, vae, cond, scene, settings, {})
     with torch.inference_mode():
-        pixels = torch.from_numpy(np.stack([scene.image, scene.edited]))
-        x0 = model.model.process_latent_in(vae.encode(pixels).float())
-        truth = M._out(nodes["DragNeXtInversion"].execute(model, {"samples": vae.encode(pixels[1:])}, cond,
-                                                          settings.steps, settings.inversion_strength))
+        truth = M._out(nodes["DragNeXtInversion"].execute(
+            model, {"samples": vae.encode(torch.from_numpy(scene.edited)[None])}, cond,
+            settings.steps, settings.inversion_strength))
     schedule, n = inv.schedule, settings.pbsi_timesteps
     g = plain_trajectory(model, cond, truth, n)
-    c = schedule.alpha(schedule.prev(schedule.timesteps[n - 1])) ** 0.5 * (x0[1:] - x0[:1])
-    cells = object_cells(scene)
+    # both clean latents as the inversions start from them, at the level where denoising resumes
+    c = schedule.alpha(schedule.prev(schedule.timesteps[n - 1])) ** 0.5 * (truth.latents[0] - inv.latents[0])
+    cells = object_cells(scene, inv.inverted.shape[-2:])
     out = {}
     for lr in lrs:
         with torch.inference_mode():

@@ -10,7 +10,6 @@ weights (the prior's UNet and context, the new autoencoder) and the prior's trai
 import argparse
 import json
 import os
-import shutil
 
 
 def redecode(prior_dir: str, autoencoder_dir: str, out_dir: str) -> dict:
@@ -32,6 +31,9 @@ def redecode(prior_dir: str, autoencoder_dir: str, out_dir: str) -> dict:
         if theirs[key] != ours[key]:
             raise ValueError(f"{autoencoder_dir}: its encoder's {key} is {theirs[key]!r}, the prior's is {ours[key]!r}; "
                              "the UNet was trained on the prior's latent")
+    if meta.get("half_extent") and config.get("half_extent") and list(meta["half_extent"]) != list(config["half_extent"]):
+        raise ValueError(f"{autoencoder_dir}: trained on objects of half extent {meta['half_extent']}, the prior's world "
+                         f"has {config['half_extent']}")
     if os.path.realpath(out_dir) == os.path.realpath(prior_dir):
         raise ValueError("--out must be another folder than --prior (the prior's own weights are kept)")
     weights = safetensors.torch.load_file(os.path.join(prior_dir, config["weights"]))
@@ -42,9 +44,14 @@ def redecode(prior_dir: str, autoencoder_dir: str, out_dir: str) -> dict:
     safetensors.torch.save_file(weights, os.path.join(out_dir, config["weights"]))
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(new, f, indent=2)
-    log = os.path.join(prior_dir, "train_log.json")
-    if os.path.isfile(log):
-        shutil.copyfile(log, os.path.join(out_dir, "train_log.json"))
+    log_path = os.path.join(prior_dir, "train_log.json")
+    if os.path.isfile(log_path):  # the UNet's history; the reconstruction figure is the new decoder's
+        with open(log_path) as f:
+            log = json.load(f)
+        log.update(latent_reconstruction_l1=meta.get("reconstruction_l1"), decoder_from=autoencoder_dir,
+                   trained_decoder_reconstruction_l1=log.get("latent_reconstruction_l1"))
+        with open(os.path.join(out_dir, "train_log.json"), "w") as f:
+            json.dump(log, f, indent=1)
     return new
 
 

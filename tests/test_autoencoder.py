@@ -110,13 +110,14 @@ def test_the_isotropic_filterbank_turns_with_the_image_and_the_jet_does_not(imag
         autoencoder.FilterbankEncoder(filters="gabor")
 
 
-def _filterbank_folder(images, folder, seed: int, sigma: float = 4.0):
+def _filterbank_folder(images, folder, seed: int, sigma: float = 4.0, widths=(16, 32, 48), half_extent=None):
     ae, _ = autoencoder.train_autoencoder(images, 2, batch=2, seed=seed, sigma=sigma, filters="isotropic",
-                                          log=lambda *_: None)
+                                          widths=widths, log=lambda *_: None)
     folder.mkdir()
     safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(folder / "autoencoder.safetensors"))
     (folder / "autoencoder.json").write_text(json.dumps({"latent_channels": 16, "widths": list(ae.widths),
-                                                         "sigma": sigma, "filters": "isotropic"}))
+                                                         "sigma": sigma, "filters": "isotropic",
+                                                         "half_extent": half_extent, "reconstruction_l1": 0.5}))
     return ae
 
 
@@ -130,9 +131,10 @@ def test_a_filterbank_prior_takes_another_decoder_and_keeps_its_unet(images, tmp
                         "sigma": 4.0, "filters": "isotropic"}
     config["latent_scale"] = autoencoder.latent_scale(first, images)
     train(json.loads(json.dumps(config)), str(tmp_path / "prior"), steps=2, log_every=1)
-    second = _filterbank_folder(images, tmp_path / "ae2", seed=1)
+    second = _filterbank_folder(images, tmp_path / "ae2", seed=1, widths=(16, 24, 64))
 
-    redecode(str(tmp_path / "prior"), str(tmp_path / "ae2"), str(tmp_path / "prior2"))
+    new_config = redecode(str(tmp_path / "prior"), str(tmp_path / "ae2"), str(tmp_path / "prior2"))
+    assert new_config["latent"]["widths"] == [16, 24, 64] == prior.load_config(str(tmp_path / "prior2"))["latent"]["widths"]
     (old, _, _), (new, vae, _) = prior.load_prior(str(tmp_path / "prior")), prior.load_prior(str(tmp_path / "prior2"))
     old_sd, new_sd = old.model.diffusion_model.state_dict(), new.model.diffusion_model.state_dict()
     assert all(torch.equal(old_sd[k], new_sd[k]) for k in old_sd)
@@ -140,11 +142,17 @@ def test_a_filterbank_prior_takes_another_decoder_and_keeps_its_unet(images, tmp
         z = second.encode(images[:1])
         assert torch.allclose(vae.decode(z)[0].movedim(-1, 0), ((second.decode(z)[0] + 1) / 2).clamp(0, 1), atol=1e-4)
         assert not torch.allclose(second.decode(z), first.decode(z), atol=1e-3)  # the decoder did change
-    assert json.loads((tmp_path / "prior2" / "train_log.json").read_text())["steps"] == 2
+    log = json.loads((tmp_path / "prior2" / "train_log.json").read_text())
+    assert log["steps"] == 2 and log["latent_reconstruction_l1"] == 0.5 and log["decoder_from"] == str(tmp_path / "ae2")
 
     _filterbank_folder(images, tmp_path / "ae_sigma3", seed=0, sigma=3.0)
     with pytest.raises(ValueError, match="sigma"):
         redecode(str(tmp_path / "prior"), str(tmp_path / "ae_sigma3"), str(tmp_path / "prior3"))
     assert not (tmp_path / "prior3").exists()
+    _filterbank_folder(images, tmp_path / "ae_big", seed=0, half_extent=[0.3, 0.4])
+    config["half_extent"] = [0.16, 0.24]
+    (tmp_path / "prior" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="half extent"):
+        redecode(str(tmp_path / "prior"), str(tmp_path / "ae_big"), str(tmp_path / "prior3"))
     with pytest.raises(ValueError, match="fixed filterbank"):
         redecode(prior.DEFAULT_DIR, str(tmp_path / "ae2"), str(tmp_path / "prior4"))

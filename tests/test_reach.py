@@ -33,11 +33,11 @@ def test_projections_count_the_dragged_cells_only():
 
 def test_object_cells_cover_both_poses():
     scene = scenes.make_scene(502000, "translate")
-    cells = reach.object_cells(scene)
+    cells = reach.object_cells(scene, (16, 16))
     op = scene.operations[0]
     for mask in (scene.masks[op["object"]], scene.edited_masks[op["object"]]):
         ys, xs = mask.nonzero()
-        assert cells[ys // 8, xs // 8].all()
+        assert len(ys) and cells[ys // 8, xs // 8].all()
     assert not cells.all()
 
 
@@ -53,5 +53,5 @@ def test_through_the_host_the_truth_trajectory_is_the_nodes_original_and_a_tiny_
 
     tiny = reach.scene_reach(model, vae, cond, scene, dataclasses.replace(settings, iterations=2), [1e-4, 0.2])
     assert abs(tiny[1e-4]["content_progress"]) < 0.02 and abs(tiny[1e-4]["progress"]) < 0.02
-    assert abs(tiny[0.2]["content_progress"]) > 10 * abs(tiny[1e-4]["content_progress"])
-    assert 0 < tiny[0.2]["content_share"] == tiny[1e-4]["content_share"] < 1
+    assert tiny[0.2]["content_progress"] > 10 * abs(tiny[1e-4]["content_progress"])  # towards the moved content
+    assert 0 < tiny[0.2]["content_share"] < 1

@@ -5,7 +5,8 @@ without retraining the UNet, as long as the encoder is the same (sigma, filters,
     PYTHONPATH=.comfyui:. .venv/bin/python -m proof.redecode --prior out/prior_iso4 --autoencoder out/ae_x --out out/prior_iso4_x
 
 Writes OUT/config.json (the prior's, with the new autoencoder's folder and widths), the
-weights (the prior's UNet and context, the new autoencoder) and the prior's train_log.json.
+weights (the prior's UNet and context, the new autoencoder) and the prior's train_log.json, its
+reconstruction figure the new decoder's (the old one kept as previous_decoder_reconstruction_l1).
 """
 import argparse
 import json
@@ -49,7 +50,7 @@ def redecode(prior_dir: str, autoencoder_dir: str, out_dir: str) -> dict:
         with open(log_path) as f:
             log = json.load(f)
         log.update(latent_reconstruction_l1=meta.get("reconstruction_l1"), decoder_from=autoencoder_dir,
-                   trained_decoder_reconstruction_l1=log.get("latent_reconstruction_l1"))
+                   previous_decoder_reconstruction_l1=log.get("latent_reconstruction_l1"))
         with open(os.path.join(out_dir, "train_log.json"), "w") as f:
             json.dump(log, f, indent=1)
     return new

@@ -75,7 +75,7 @@ class DragNeXtToyPriorLoader(io.ComfyNode):
             display_name="DragNeXt Toy Prior Loader",
             category="DragNeXt",
             description="Loads the small SD1.5-family prior this project trained on synthetic scenes "
-                        "(128x128 images of coloured shapes). Its VAE is an exact 8x8 pixel-patch encoding.",
+                        "(128x128 images of coloured shapes). Its VAE maps 8x8 pixels to a latent cell, as SD's does.",
             inputs=[
                 io.Combo.Input("directory", options=[BUNDLED, *sorted(installed_priors())], default=BUNDLED,
                                optional=True,

@@ -1,9 +1,10 @@
 """The project's toy diffusion prior: a small UNet of the host's SD1.5 family
-(comfy.supported_models.SD15, BaseModel, EPS, SD1 discrete schedule) working on
-8x8 pixel patches projected onto a fixed PCA basis (16 components, one common scale), computed
-from training scenes: encoding is a projection, decoding its reconstruction, near-exact on
-these smooth scenes, and no wider than the UNet (a 192-channel latent through 64 model
-channels left most of the noise unpredictable).
+(comfy.supported_models.SD15, BaseModel, EPS, SD1 discrete schedule) on one of two latents
+(config.latent.kind): "conv_ae", the bundled prior's, a fixed anti-aliased filterbank encoder
+with a learned decoder (proof/autoencoder.py), whose latent moves smoothly with sub-cell shifts
+as SD's VAE latent does; or "patch_pca", the first prior's, 8x8 pixel patches projected onto a
+PCA basis (16 components, one common scale) fitted on training scenes, exact at whole-cell
+shifts only.
 
 The latent of an (H, W) image is (16, H/8, W/8): the host's usual 8x downscale, so
 nodes that map image pixels to latent cells by 8 work unchanged.

@@ -120,7 +120,10 @@ def _operation(rng, op_type: str, shape: dict, size: int, h: int, w: int):
     raise ValueError(f"unknown operation type {op_type!r}; expected one of {OP_TYPES}")
 
 
-HALF_EXTENT = (0.09, 0.16)  # an object's half extent, as a fraction of the image side
+# An object's half extent, as a fraction of the image side: the bundled prior's world
+# (models/toy_prior/config.json half_extent). Objects of two to four latent cells across
+# (the first prior's 0.09-0.16) left too few cells for a drag to move.
+HALF_EXTENT = (0.16, 0.24)
 
 
 def _boxes_overlap(a, b, margin):

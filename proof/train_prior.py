@@ -4,9 +4,9 @@ proof.scenes, reproducible from the seed and config in models/toy_prior/config.j
     PYTHONPATH=.comfyui:. nice -n 10 .venv/bin/python -m proof.train_prior [--out DIR] [--steps N]
         [--resume] [--until STEP] [--max-minutes M] [--checkpoint-every N]
 
-Writes DIR/toy_prior.safetensors (EMA weights in fp16 plus the fixed context and the PCA patch
-basis, fitted first from the same scenes), DIR/config.json, DIR/train_log.json (steps, total
-wall time over all sittings, the loss log) and DIR/checkpoint.pt, from which `--resume`
+Writes DIR/toy_prior.safetensors (EMA weights in fp16 plus the fixed context and the latent's
+VAE: config.latent.autoencoder's, or a PCA patch basis fitted first from the same scenes),
+DIR/config.json, DIR/train_log.json (steps, total wall time over all sittings, the loss log) and DIR/checkpoint.pt, from which `--resume`
 continues (the same command again: many hours of training in several sittings).
 """
 import argparse
@@ -49,7 +49,7 @@ def scene_images(n_scenes: int, seed_base: int, size: int, half_extent=None) -> 
 def cached_scene_images(folder: str, n_scenes: int, seed_base: int, size: int, half_extent=None) -> np.ndarray:
     """scene_images, kept in folder so that a resumed sitting does not render them again
     (minutes on this CPU); the file name holds every argument."""
-    extent = "default" if half_extent is None else "-".join(f"{v:g}" for v in half_extent)
+    extent = "-".join(f"{v:g}" for v in (half_extent or scenes.HALF_EXTENT))
     path = os.path.join(folder, f"scenes_{n_scenes}_{seed_base}_{size}_{extent}.npy")
     if os.path.isfile(path):
         return np.load(path)

@@ -70,7 +70,7 @@ def test_a_prior_on_the_autoencoder_latent_trains_and_loads_through_the_host_vae
 
 
 def test_the_filterbank_encoder_moves_with_whole_cells_exactly_and_sub_cell_shifts_smoothly(images):
-    fb = autoencoder.FilterbankEncoder(sigma=5.0)
+    fb = autoencoder.FilterbankEncoder(sigma=4.0, filters="isotropic")  # the bundled prior's encoder
     z = fb(images)
     assert z.shape == (len(images), 16, 16, 16)
     # content moved by one whole cell: the latent moves by one cell (away from the padded border)
@@ -80,7 +80,7 @@ def test_the_filterbank_encoder_moves_with_whole_cells_exactly_and_sub_cell_shif
     shifts = ((2, 0), (3, 5))
     errors = autoencoder.equivariance_error(fb, images, shifts=shifts)
     pca = autoencoder.equivariance_error(lambda x: prior.encode_patches(x, basis), images, shifts=shifts)
-    assert all(errors[k] < 0.5 * pca[k] for k in errors)
+    assert all(errors[k] < 0.6 * pca[k] for k in errors), (errors, pca)  # 0.38 and 0.47 of the PCA's
 
 
 def test_a_filterbank_autoencoder_trains_only_its_decoder_and_round_trips_its_folder(images, tmp_path):
@@ -154,5 +154,7 @@ def test_a_filterbank_prior_takes_another_decoder_and_keeps_its_unet(images, tmp
     (tmp_path / "prior" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="half extent"):
         redecode(str(tmp_path / "prior"), str(tmp_path / "ae_big"), str(tmp_path / "prior3"))
+    (tmp_path / "pca").mkdir()
+    (tmp_path / "pca" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "latent"}))
     with pytest.raises(ValueError, match="fixed filterbank"):
-        redecode(prior.DEFAULT_DIR, str(tmp_path / "ae2"), str(tmp_path / "prior4"))
+        redecode(str(tmp_path / "pca"), str(tmp_path / "ae2"), str(tmp_path / "prior4"))

@@ -1,5 +1,5 @@
-"""The evidence harness: the committed prior loads through its node as host objects, the
-patch VAE is near-exact, training is reproducible from its seed, the copy-paste baseline maps
+"""The evidence harness: the committed prior loads through its node as host objects, its
+VAE and the patch PCA latent are near-exact, training is reproducible from its seed, the copy-paste baseline maps
 cells correctly, and a quick evaluation runs through the DragNeXt nodes (with copy-paste
 moving the object, so the harness can see a move)."""
 import json
@@ -37,27 +37,50 @@ def test_committed_prior_is_small_and_loads_as_host_objects(loaded):
     assert cond[0][0].shape == (1, 77, prior.load_config()["unet"]["context_dim"])
 
 
-def test_patch_vae_is_near_exact_on_scenes_and_8x(loaded):
+def test_the_bundled_vae_reconstructs_scenes_on_an_8x_latent(loaded):
     _, vae, _ = loaded
+    assert prior.latent_kind(prior.load_config()) == "conv_ae"
+    img = torch.from_numpy(np.stack([make_scene(seed, "rotate").image for seed in range(4)])).float()
+    assert vae.encode(img[:1, :64, :96]).shape == (1, prior.LATENT_CHANNELS, 8, 12)
+    with torch.no_grad():
+        assert (vae.decode(vae.encode(img)) - img).abs().mean() < 0.02  # a decoder trained on other seeds
+
+
+def test_the_patch_pca_latent_is_near_exact_on_scenes():
+    from proof.train_prior import scene_images, to_pixels
+    basis = prior.fit_basis(to_pixels(scene_images(8, 1_000_000, 128)).double())  # training seeds
+    vae = prior.PatchVAE(basis)
     img = torch.from_numpy(make_scene(5, "rotate").image).float()[None, :64, :96]
     latent = vae.encode(img)
     assert latent.shape == (1, prior.LATENT_CHANNELS, 8, 12)
-    assert (vae.decode(latent) - img).abs().mean() < 0.02  # PCA of patches, fitted on other seeds
-    basis = vae.first_stage_model.basis
-    assert torch.allclose(prior.image_to_latent(img, basis), latent, atol=1e-5)
-    assert torch.allclose(prior.latent_to_image(latent, basis), vae.decode(latent).clamp(0, 1), atol=1e-5)
+    assert (vae.decode(latent) - img).abs().mean() < 0.02
+    assert torch.allclose(prior.image_to_latent(img, vae.first_stage_model.basis), latent, atol=1e-5)
+    assert torch.allclose(prior.latent_to_image(latent, vae.first_stage_model.basis), vae.decode(latent).clamp(0, 1),
+                          atol=1e-5)
 
 
-def test_training_is_reproducible_from_its_seed(tmp_path):
+@pytest.mark.parametrize("kind", prior.LATENT_KINDS)
+def test_training_is_reproducible_from_its_seed(tmp_path, kind):
+    import safetensors.torch
+    from proof import autoencoder
     from proof.train_prior import train
     config = prior.load_config()
     config["train"].update(n_scenes=3, warmup=1)
+    config["unet"].update(model_channels=32)
+    if kind == "patch_pca":
+        config.pop("latent")
+    else:  # an untrained autoencoder of the bundled prior's shape, in its own folder
+        ae = autoencoder.ConvAutoencoder(prior.LATENT_CHANNELS, config["latent"]["widths"], config["latent"]["sigma"],
+                                         config["latent"]["filters"])
+        (tmp_path / "ae").mkdir()
+        safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(tmp_path / "ae" / "autoencoder.safetensors"))
+        config["latent"]["autoencoder"] = str(tmp_path / "ae")
     digests = []
     for run in ("a", "b"):
         train(config, str(tmp_path / run), steps=2, log_every=1)
-        from safetensors.torch import load_file
-        digests.append(load_file(str(tmp_path / run / config["weights"])))
+        digests.append(safetensors.torch.load_file(str(tmp_path / run / config["weights"])))
     assert digests[0].keys() == digests[1].keys()
+    assert (prior.BASIS_KEYS[0] in digests[0]) == (kind == "patch_pca")
     assert all(torch.equal(digests[0][k], digests[1][k]) for k in digests[0])
 
 
@@ -116,7 +139,7 @@ def test_quick_evaluation_writes_its_table_and_the_harness_sees_a_moved_object(q
     assert (out / "contact_sheet.png").stat().st_size > 0
     for row in summary.values():
         assert all(np.isfinite(v) for v in row.values())
-    # Pasting the handle's latent cells moves the object in this exact patch space: the
+    # Pasting the handle's latent cells moves the object (to the nearest whole cell): the
     # metrics must register it, or a failing DragNeXt would be indistinguishable from a
     # broken harness.
     paste, none = summary["copy-paste (RegionDrag-like)|translate"], summary["no edit|translate"]
@@ -124,14 +147,15 @@ def test_quick_evaluation_writes_its_table_and_the_harness_sees_a_moved_object(q
 
 
 def test_the_default_moves_the_object_towards_its_target(quick_summary):
-    # At the nodes' defaults PBSI's latent edit brings some of the object to its target
-    # pose (on 30 scenes: translate IoU 0.12 against 0.03, proof/README.md); with a step
-    # this small UNet responds to, most of it: a check of the whole chain's direction
-    # (cell maps, sign, losses, denoise) on a prior with ground truth.
+    # At the nodes' defaults PBSI's latent edit brings part of the object to its target
+    # pose (on 30 scenes: translate IoU 0.35 against 0.13, DAI 0.034 against 0.084,
+    # proof/README.md; these three: 0.40 against 0.16); with a larger step, more of it: a
+    # check of the whole chain's direction (cell maps, sign, losses, denoise) on a prior
+    # with ground truth.
     summary, _ = quick_summary
     none = summary["no edit|translate"]
     default, tuned = summary["DragNeXt (default)|translate"], summary["DragNeXt (lr 0.2)|translate"]
-    assert default["iou"] > none["iou"] + 0.05 and default["dai"] < none["dai"], (default, none)
+    assert default["iou"] > none["iou"] + 0.15 and default["dai"] < 0.6 * none["dai"], (default, none)
     assert tuned["iou"] > none["iou"] + 0.15, (tuned, none)
     assert tuned["dai"] < 0.7 * none["dai"] and tuned["l1_target"] < none["l1_target"]
 

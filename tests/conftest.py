@@ -49,3 +49,21 @@ def tiny_model():
 @pytest.fixture
 def tiny_cond():
     return tiny_conditioning(seed=0)
+
+
+@pytest.fixture
+def bundled_config(tmp_path):
+    """The bundled prior's config for training runs, its autoencoder folder (out/ on the machine
+    that trained it) replaced by an untrained autoencoder of the same shape in tmp_path/ae."""
+    import json
+
+    import safetensors.torch
+
+    from proof import autoencoder, prior
+    config = prior.load_config()
+    latent = config["latent"]
+    ae = autoencoder.ConvAutoencoder(prior.LATENT_CHANNELS, latent["widths"], latent["sigma"], latent["filters"])
+    (tmp_path / "ae").mkdir()
+    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(tmp_path / "ae" / "autoencoder.safetensors"))
+    latent["autoencoder"] = str(tmp_path / "ae")
+    return json.loads(json.dumps(config))

@@ -60,21 +60,14 @@ def test_the_patch_pca_latent_is_near_exact_on_scenes():
 
 
 @pytest.mark.parametrize("kind", prior.LATENT_KINDS)
-def test_training_is_reproducible_from_its_seed(tmp_path, kind):
+def test_training_is_reproducible_from_its_seed(tmp_path, bundled_config, kind):
     import safetensors.torch
-    from proof import autoencoder
     from proof.train_prior import train
-    config = prior.load_config()
+    config = bundled_config
     config["train"].update(n_scenes=3, warmup=1)
     config["unet"].update(model_channels=32)
     if kind == "patch_pca":
         config.pop("latent")
-    else:  # an untrained autoencoder of the bundled prior's shape, in its own folder
-        ae = autoencoder.ConvAutoencoder(prior.LATENT_CHANNELS, config["latent"]["widths"], config["latent"]["sigma"],
-                                         config["latent"]["filters"])
-        (tmp_path / "ae").mkdir()
-        safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(tmp_path / "ae" / "autoencoder.safetensors"))
-        config["latent"]["autoencoder"] = str(tmp_path / "ae")
     digests = []
     for run in ("a", "b"):
         train(config, str(tmp_path / run), steps=2, log_every=1)

@@ -16,8 +16,8 @@ from proof.train_prior import CHECKPOINT, train  # noqa: E402
 
 
 @pytest.fixture
-def tiny_config():
-    config = prior.load_config()
+def tiny_config(bundled_config):
+    config = bundled_config
     config["train"].update(n_scenes=3, warmup=1, batch=2, threads=1)
     return config
 

@@ -121,8 +121,8 @@ def _operation(rng, op_type: str, shape: dict, size: int, h: int, w: int):
 
 
 # An object's half extent, as a fraction of the image side: the bundled prior's world
-# (models/toy_prior/config.json half_extent). Objects of two to four latent cells across
-# (the first prior's 0.09-0.16) left too few cells for a drag to move.
+# (models/toy_prior/config.json half_extent). The first prior's 0.09-0.16 spans 3-5 latent
+# cells: too few for a latent to tell a turned object from the unturned one (proof/README.md).
 HALF_EXTENT = (0.16, 0.24)
 
 

@@ -8,6 +8,7 @@ crops at random pixel offsets). Scaled afterwards so its largest channel has uni
 (SD1.5's scaled latent). Pure torch; proof/prior.py serves it through the host's VAE class.
 
     PYTHONPATH=.comfyui:. nice -n 19 .venv/bin/python -m proof.autoencoder --out out/ae [--minutes 10]
+    PYTHONPATH=.comfyui:. .venv/bin/python -m proof.autoencoder --whiten out/ae --out out/ae_w   # every channel unit variance
 
 Writes OUT/autoencoder.safetensors and OUT/autoencoder.json (architecture, scale, log, and
 the equivariance measured against the PCA patch latent).
@@ -107,9 +108,15 @@ class ConvAutoencoder(torch.nn.Module):
     """(B, 3, H, W) in [-1, 1] <-> (B, C, H/8, W/8), unscaled."""
 
     def __init__(self, latent_channels: int = 16, widths=(16, 32, 48), sigma: float | None = None,
-                 filters: str = "jet"):
+                 filters: str = "jet", gains=None):
         super().__init__()
         self.latent_channels, self.widths, self.sigma = latent_channels, tuple(widths), sigma
+        if gains is not None and len(gains) != latent_channels:
+            raise ValueError(f"gains: {len(gains)} values for {latent_channels} latent channels")
+        # per-channel factors applied outside the trained layers (encode multiplies, decode divides), so a
+        # decoder trained without them serves a whitened latent unchanged
+        self.register_buffer("gains", torch.ones(latent_channels) if gains is None else
+                             torch.tensor([float(v) for v in gains]), persistent=False)
         self.filters = filters if sigma is not None else None
         w0, w1, w2 = widths
         act = torch.nn.SiLU
@@ -128,10 +135,11 @@ class ConvAutoencoder(torch.nn.Module):
             up, conv(w1, w0), act(), conv(w0, w0), act(), conv(w0, 3))
 
     def encode(self, x):
-        return self.encoder(x)
+        z = self.encoder(x)
+        return z * self.gains.to(z).view(1, -1, 1, 1)
 
     def decode(self, z):
-        return self.decoder(z)
+        return self.decoder(z / self.gains.to(z).view(1, -1, 1, 1))
 
 
 def shift_latent(z: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
@@ -213,14 +221,32 @@ def latent_scale(ae: ConvAutoencoder, images: torch.Tensor) -> float:
     return float(1.0 / z.transpose(0, 1).flatten(1).std(1).max())
 
 
+def whitening_gains(ae: ConvAutoencoder, images: torch.Tensor) -> list:
+    """Per-channel factors that give every channel of ae's latent unit variance on images (SD1.5's
+    four scaled channels have about unit variance each; a filterbank's Laplacian channels have a
+    fifth of its Gaussians' variance), on top of the gains ae already has."""
+    with torch.no_grad():
+        z = torch.cat([ae.encode(images[i:i + 16]) for i in range(0, len(images), 16)])
+    std = z.transpose(0, 1).flatten(1).std(1)
+    return [float(g) for g in ae.gains / std]
+
+
 def state_dict_for_prior(ae: ConvAutoencoder) -> dict:
     return {AE_PREFIX + k: v.detach().float().contiguous() for k, v in ae.state_dict().items()}
 
 
+def save(ae: ConvAutoencoder, folder: str) -> str:
+    """Write ae's weights where `load` and a prior config's `latent.autoencoder` find them; returns folder."""
+    import safetensors.torch
+    os.makedirs(folder, exist_ok=True)
+    safetensors.torch.save_file(state_dict_for_prior(ae), os.path.join(folder, "autoencoder.safetensors"))
+    return folder
+
+
 def from_prior_state_dict(sd: dict, latent_channels: int, widths, sigma: float | None = None,
-                          filters: str = "jet") -> ConvAutoencoder:
+                          filters: str = "jet", gains=None) -> ConvAutoencoder:
     """The autoencoder whose weights are the AE_PREFIX entries of sd (removed from it)."""
-    ae = ConvAutoencoder(latent_channels, tuple(widths), sigma, filters)
+    ae = ConvAutoencoder(latent_channels, tuple(widths), sigma, filters, gains)
     weights = {k[len(AE_PREFIX):]: sd.pop(k).float() for k in [k for k in sd if k.startswith(AE_PREFIX)]}
     ae.load_state_dict(weights, strict=True)
     return ae.eval()
@@ -233,12 +259,10 @@ def load(folder: str) -> ConvAutoencoder:
         meta = json.load(f)
     sd = safetensors.torch.load_file(os.path.join(folder, "autoencoder.safetensors"))
     return from_prior_state_dict(sd, meta["latent_channels"], meta["widths"], meta.get("sigma"),
-                                 meta.get("filters") or "jet")
+                                 meta.get("filters") or "jet", meta.get("gains"))
 
 
 def main():
-    import safetensors.torch
-
     from proof.pack import host_on_cpu
     host_on_cpu()  # before proof.prior imports the host
     from proof import prior
@@ -258,8 +282,23 @@ def main():
     ap.add_argument("--half-extent", type=float, nargs=2, default=None,
                     help="training scenes' objects' half extent (fraction of the side; default: scenes.HALF_EXTENT)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--whiten", metavar="FOLDER", default=None,
+                    help="train nothing: write FOLDER's autoencoder to OUT with per-channel gains that give each latent "
+                         "channel unit variance on the first 256 training images (OUT/autoencoder.json: gains, "
+                         "latent_scale 1)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.whiten:
+        with open(os.path.join(args.whiten, "autoencoder.json")) as f:
+            meta = json.load(f)
+        images = to_pixels(scene_images(256, 1_000_000, 128, args.half_extent or meta.get("half_extent")))
+        ae = load(args.whiten)
+        meta.update(gains=whitening_gains(ae, images), latent_scale=1.0, whitened_from=args.whiten)
+        save(ae, args.out)  # the weights unchanged: the gains act outside them
+        with open(os.path.join(args.out, "autoencoder.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+        print(json.dumps({"gains": meta["gains"]}))
+        return
     images = to_pixels(scene_images(args.scenes, 1_000_000, 128, args.half_extent))
     held_out = to_pixels(scene_images(16, 500_000, 128, args.half_extent))  # development seeds (proof.oracle's)
     ae, summary = train_autoencoder(images, args.steps, max_seconds=60 * args.minutes,
@@ -277,8 +316,7 @@ def main():
                    reconstruction_l1=rec, pca_reconstruction_l1=pca_rec,
                    equivariance=equivariance_error(ae.encode, held_out),
                    pca_equivariance=equivariance_error(lambda x: prior.encode_patches(x, basis), held_out))
-    os.makedirs(args.out, exist_ok=True)
-    safetensors.torch.save_file(state_dict_for_prior(ae), os.path.join(args.out, "autoencoder.safetensors"))
+    save(ae, args.out)
     with open(os.path.join(args.out, "autoencoder.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=1))

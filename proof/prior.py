@@ -169,11 +169,17 @@ def load_autoencoder(config: dict):
     """The convolutional autoencoder named by config.latent.autoencoder (a folder written by
     proof.autoencoder), for training a prior on its latent."""
     import safetensors.torch
-    from . import autoencoder
     folder = config["latent"]["autoencoder"]
     sd = safetensors.torch.load_file(os.path.join(folder, "autoencoder.safetensors"))
-    return autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, config["latent"]["widths"],
-                                            config["latent"].get("sigma"), config["latent"].get("filters", "jet"))
+    return autoencoder_from(sd, config)
+
+
+def autoencoder_from(sd: dict, config: dict):
+    """The autoencoder config.latent describes, its weights the AE entries of sd (removed from it)."""
+    from . import autoencoder
+    latent = config["latent"]
+    return autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, latent["widths"], latent.get("sigma"),
+                                            latent.get("filters", "jet"), latent.get("gains"))
 
 
 def image_to_latent(images: torch.Tensor, basis: dict) -> torch.Tensor:
@@ -206,10 +212,7 @@ def load_prior(directory: str = DEFAULT_DIR):
     sd = safetensors.torch.load_file(path)
     context = sd.pop(CONTEXT_KEY).to(torch.float32)
     if latent_kind(config) == "conv_ae":
-        from . import autoencoder
-        vae = ModuleVAE(autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, config["latent"]["widths"],
-                                                          config["latent"].get("sigma"),
-                                                          config["latent"].get("filters", "jet")))
+        vae = ModuleVAE(autoencoder_from(sd, config))
     else:
         vae = PatchVAE({k: sd.pop(k).to(torch.float32) for k in BASIS_KEYS})
     model = build_base_model(config)

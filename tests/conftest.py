@@ -57,13 +57,9 @@ def bundled_config(tmp_path):
     that trained it) replaced by an untrained autoencoder of the same shape in tmp_path/ae."""
     import json
 
-    import safetensors.torch
-
     from proof import autoencoder, prior
     config = prior.load_config()
     latent = config["latent"]
     ae = autoencoder.ConvAutoencoder(prior.LATENT_CHANNELS, latent["widths"], latent["sigma"], latent["filters"])
-    (tmp_path / "ae").mkdir()
-    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(tmp_path / "ae" / "autoencoder.safetensors"))
-    latent["autoencoder"] = str(tmp_path / "ae")
+    latent["autoencoder"] = autoencoder.save(ae, str(tmp_path / "ae"))
     return json.loads(json.dumps(config))

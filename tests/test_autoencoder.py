@@ -4,7 +4,6 @@ autoencoder's latent trains, stores the autoencoder and serves it through the ho
 import json
 
 import pytest
-import safetensors.torch
 import torch
 
 from proof.pack import host_on_cpu
@@ -40,12 +39,10 @@ def test_a_prior_on_the_autoencoder_latent_trains_and_loads_through_the_host_vae
     torch.set_num_threads(1)
     ae, summary = autoencoder.train_autoencoder(images, 2, batch=2, log=lambda *_: None)
     assert summary["steps"] == 2
-    ae_dir = tmp_path / "ae"
-    ae_dir.mkdir()
-    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(ae_dir / "autoencoder.safetensors"))
+    ae_dir = autoencoder.save(ae, str(tmp_path / "ae"))
     config = prior.load_config()
     config["train"].update(n_scenes=2, warmup=1, batch=2, threads=1)
-    config["latent"] = {"kind": "conv_ae", "autoencoder": str(ae_dir), "widths": list(ae.widths)}
+    config["latent"] = {"kind": "conv_ae", "autoencoder": ae_dir, "widths": list(ae.widths)}
     config["latent_scale"] = autoencoder.latent_scale(ae, images)
     train(json.loads(json.dumps(config)), str(tmp_path / "prior"), steps=2, log_every=1)
 
@@ -87,13 +84,27 @@ def test_a_filterbank_autoencoder_trains_only_its_decoder_and_round_trips_its_fo
     before = autoencoder.FilterbankEncoder(sigma=4.0).kernel.clone()
     ae, _ = autoencoder.train_autoencoder(images, 2, batch=2, sigma=4.0, log=lambda *_: None)
     assert not list(ae.encoder.parameters()) and torch.equal(ae.encoder.kernel, before)
-    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(tmp_path / "autoencoder.safetensors"))
+    autoencoder.save(ae, str(tmp_path))
     (tmp_path / "autoencoder.json").write_text(json.dumps({"latent_channels": 16, "widths": list(ae.widths),
                                                            "sigma": 4.0}))
     loaded = autoencoder.load(str(tmp_path))
     with torch.no_grad():
         assert torch.equal(loaded.encode(images), ae.encode(images))
         assert torch.allclose(loaded.decode(ae.encode(images)), ae.decode(ae.encode(images)))
+
+
+def test_whitening_gains_give_every_channel_unit_variance_and_leave_the_round_trip_unchanged(images):
+    ae = autoencoder.ConvAutoencoder(16, (8, 16, 16), 4.0, "isotropic")
+    gains = autoencoder.whitening_gains(ae, images)
+    config = {"latent": {"widths": [8, 16, 16], "sigma": 4.0, "filters": "isotropic", "gains": gains}}
+    white = prior.autoencoder_from(autoencoder.state_dict_for_prior(ae), config)  # as a prior's config builds it
+    with torch.no_grad():
+        z = white.encode(images)
+        assert torch.allclose(z.transpose(0, 1).flatten(1).std(1), torch.ones(16), atol=1e-4)
+        assert max(gains) > 2 * min(gains)  # the Laplacians' channels are the weak ones
+        assert torch.allclose(white.decode(z), ae.decode(ae.encode(images)), atol=1e-5)
+    with pytest.raises(ValueError, match="gains"):
+        autoencoder.ConvAutoencoder(16, (8, 16, 16), 4.0, "isotropic", gains[:3])
 
 
 def test_the_isotropic_filterbank_turns_with_the_image_and_the_jet_does_not(images):
@@ -113,8 +124,7 @@ def test_the_isotropic_filterbank_turns_with_the_image_and_the_jet_does_not(imag
 def _filterbank_folder(images, folder, seed: int, sigma: float = 4.0, widths=(16, 32, 48), half_extent=None):
     ae, _ = autoencoder.train_autoencoder(images, 2, batch=2, seed=seed, sigma=sigma, filters="isotropic",
                                           widths=widths, log=lambda *_: None)
-    folder.mkdir()
-    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(folder / "autoencoder.safetensors"))
+    autoencoder.save(ae, str(folder))
     (folder / "autoencoder.json").write_text(json.dumps({"latent_channels": 16, "widths": list(ae.widths),
                                                          "sigma": sigma, "filters": "isotropic",
                                                          "half_extent": half_extent, "reconstruction_l1": 0.5}))

@@ -125,10 +125,8 @@ def test_the_latent_only_ratio_is_zero_for_whole_cell_moves_and_one_for_no_move(
 
 def tiny_conv_ae_config(folder, **unet) -> dict:
     """A prior config on an untrained isotropic-filterbank latent saved in folder."""
-    import safetensors.torch
     from proof import autoencoder
-    ae = autoencoder.ConvAutoencoder(16, (8, 16, 16), 4.0, "isotropic")
-    safetensors.torch.save_file(autoencoder.state_dict_for_prior(ae), str(folder / "autoencoder.safetensors"))
+    autoencoder.save(autoencoder.ConvAutoencoder(16, (8, 16, 16), 4.0, "isotropic"), str(folder))
     config = json.loads(json.dumps(prior.load_config()))
     config["unet"].update(model_channels=32, context_dim=16, **unet)
     config.update(latent_scale=5.0, latent={"kind": "conv_ae", "autoencoder": str(folder), "widths": [8, 16, 16],

@@ -214,21 +214,23 @@ def train_autoencoder(images: torch.Tensor, steps: int, seed: int = 0, batch: in
     return ae.eval(), {"steps": step + 1, "seconds": round(time.time() - t0, 1), "log": history}
 
 
-def latent_scale(ae: ConvAutoencoder, images: torch.Tensor) -> float:
-    """The factor that gives the latent's largest channel unit variance."""
+def channel_stds(ae: ConvAutoencoder, images: torch.Tensor) -> torch.Tensor:
+    """The standard deviation of each channel of ae's latent over images."""
     with torch.no_grad():
         z = torch.cat([ae.encode(images[i:i + 16]) for i in range(0, len(images), 16)])
-    return float(1.0 / z.transpose(0, 1).flatten(1).std(1).max())
+    return z.transpose(0, 1).flatten(1).std(1)
+
+
+def latent_scale(ae: ConvAutoencoder, images: torch.Tensor) -> float:
+    """The factor that gives the latent's largest channel unit variance."""
+    return float(1.0 / channel_stds(ae, images).max())
 
 
 def whitening_gains(ae: ConvAutoencoder, images: torch.Tensor) -> list:
     """Per-channel factors that give every channel of ae's latent unit variance on images (SD1.5's
     four scaled channels have about unit variance each; a filterbank's Laplacian channels have a
     fifth of its Gaussians' variance), on top of the gains ae already has."""
-    with torch.no_grad():
-        z = torch.cat([ae.encode(images[i:i + 16]) for i in range(0, len(images), 16)])
-    std = z.transpose(0, 1).flatten(1).std(1)
-    return [float(g) for g in ae.gains / std]
+    return [float(g) for g in ae.gains / channel_stds(ae, images)]
 
 
 def state_dict_for_prior(ae: ConvAutoencoder) -> dict:

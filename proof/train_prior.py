@@ -8,6 +8,11 @@ Writes DIR/toy_prior.safetensors (EMA weights in fp16 plus the fixed context and
 VAE: config.latent.autoencoder's, or a PCA patch basis fitted first from the same scenes),
 DIR/config.json, DIR/train_log.json (steps, total wall time over all sittings, the loss log) and DIR/checkpoint.pt, from which `--resume`
 continues (the same command again: many hours of training in several sittings).
+
+`train.equivariance` ({"weight", "max_cells", "margin"}) adds a shift-equivariance term: half of
+each batch is the other half's latents and noise rolled by whole latent cells, and the eps predicted
+for a rolled latent is pulled towards the rolled prediction away from the borders and the seam
+(PBSI compares features of a moved object; a UNet whose stride-2 stages alias does not move them).
 """
 import argparse
 import json
@@ -90,6 +95,36 @@ def snr_weight(alpha: torch.Tensor, gamma: float | None) -> torch.Tensor:
         return torch.ones_like(alpha)
     snr = alpha / (1 - alpha)
     return snr.clamp(max=gamma) / snr
+
+
+def interior_cells(size: int, shift: int, margin: int) -> torch.Tensor:
+    """The (size,) bool mask of the positions `i` of a roll by `shift` (out[i] = in[i - shift])
+    whose target and source both lie `margin` or more from the borders: away from the wrap's seam
+    and from the zero padding that no convolution can be equivariant across."""
+    i = torch.arange(size)
+    return (i >= margin) & (i < size - margin) & (i - shift >= margin) & (i - shift < size - margin)
+
+
+def equivariance_penalty(pred: torch.Tensor, pred_rolled: torch.Tensor, dy: int, dx: int, margin: int,
+                         weight: torch.Tensor) -> torch.Tensor:
+    """Mean over the interior cells of the weighted squared difference between the prediction for
+    a latent rolled by (dy, dx) cells and the roll of the prediction for the latent itself: zero
+    for a shift-equivariant network. `weight` is per sample (the noise level's)."""
+    h, w = pred.shape[-2:]
+    cells = interior_cells(h, dy, margin)[:, None] & interior_cells(w, dx, margin)[None, :]
+    if not cells.any():
+        raise ValueError(f"equivariance: no cell lies {margin} cells from the borders and the seam of a "
+                         f"({dy}, {dx}) roll on a {h}x{w} latent; lower max_cells or margin")
+    diff = (pred_rolled - torch.roll(pred, (dy, dx), dims=(-2, -1)))[..., cells]
+    return (weight * diff.pow(2).mean((1, 2))).mean()
+
+
+def draw_roll(gen: torch.Generator, max_cells: int) -> tuple:
+    """A roll of -max_cells..max_cells latent cells in each axis, never (0, 0)."""
+    while True:
+        dy, dx = (int(v) for v in torch.randint(-max_cells, max_cells + 1, (2,), generator=gen))
+        if (dy, dx) != (0, 0):
+            return dy, dx
 
 
 CHECKPOINT = "checkpoint.pt"
@@ -180,6 +215,10 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         wall_before, sittings = state["wall_seconds"], state["sittings"]
         print(f"resumed at step {first} ({wall_before:.0f}s of training so far)", flush=True)
     last = tc["steps"] if until is None else min(until, tc["steps"])
+    equi = tc.get("equivariance")
+    if equi and (tc["batch"] % 2 or set(equi) != {"weight", "max_cells", "margin"}):
+        raise ValueError("config.train.equivariance: needs an even batch and exactly the keys weight, max_cells, "
+                         f"margin (got batch {tc['batch']}, keys {sorted(equi)})")
 
     def save(step: int):
         wall = round(wall_before + time.time() - t0, 1)
@@ -209,10 +248,19 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
             x0 = encode(imgs) * scale
         t = torch.randint(0, len(alphas), (tc["batch"],), generator=gen)
         eps = torch.randn(x0.shape, generator=gen)
+        if equi:  # the second half of the batch is the first half's latents and noise rolled by whole cells
+            half = tc["batch"] // 2
+            dy, dx = draw_roll(gen, int(equi["max_cells"]))
+            x0, eps, t = (torch.cat([v[:half], torch.roll(v[:half], (dy, dx), dims=(-2, -1)) if v.dim() == 4
+                                     else v[:half]]) for v in (x0, eps, t))
         a = alphas[t].view(-1, 1, 1, 1)
         zt = a.sqrt() * x0 + (1 - a).sqrt() * eps
         pred = net(zt, timesteps=t.float(), context=context.expand(tc["batch"], -1, -1))
-        loss = (snr_weight(a.flatten(), tc.get("min_snr_gamma")) * (pred - eps).pow(2).mean((1, 2, 3))).mean()
+        weight = snr_weight(a.flatten(), tc.get("min_snr_gamma"))
+        loss = (weight * (pred - eps).pow(2).mean((1, 2, 3))).mean()
+        if equi:
+            loss = loss + float(equi["weight"]) * equivariance_penalty(
+                pred[:half], pred[half:], dy, dx, int(equi["margin"]), weight[:half])
         for g in opt.param_groups:
             g["lr"] = lr_at(step, tc)
         opt.zero_grad(set_to_none=True)

@@ -12,7 +12,7 @@ from proof.pack import host_on_cpu
 host_on_cpu()
 
 from proof import prior  # noqa: E402
-from proof.train_prior import CHECKPOINT, train  # noqa: E402
+from proof.train_prior import CHECKPOINT, equivariance_penalty, interior_cells, train  # noqa: E402
 
 
 @pytest.fixture
@@ -60,3 +60,41 @@ def test_a_checkpoint_refuses_another_run_but_may_grow_its_steps(tiny_config, tm
     changed["train"]["lr"] = 0.5
     with pytest.raises(ValueError, match=r"config\.train: differs from the checkpoint"):
         train(changed, str(tmp_path), steps=4, resume=True)
+
+
+def test_interior_cells_keep_clear_of_the_borders_and_the_seam():
+    # a roll by +2 on 10 cells: out[i] = in[i - 2]; margin 1 keeps i in 1..8 and i - 2 in 1..8
+    assert interior_cells(10, 2, 1).nonzero().flatten().tolist() == [3, 4, 5, 6, 7, 8]
+    assert interior_cells(10, -3, 2).nonzero().flatten().tolist() == [2, 3, 4]
+    assert not interior_cells(6, 3, 2).any()
+
+
+def test_the_equivariance_penalty_is_zero_only_for_a_shift_equivariant_network():
+    torch.manual_seed(0)
+    z = torch.randn(3, 4, 16, 16)
+    conv = torch.nn.Conv2d(4, 4, 3, padding=1)  # equivariant away from its zero padding
+    ramp = torch.linspace(0, 1, 16)[:, None] + torch.linspace(0, 1, 16)  # a network that knows where it is
+    weight = torch.ones(3)
+    with torch.no_grad():
+        for dy, dx in ((1, 0), (-2, 3), (3, -1)):
+            rolled = torch.roll(z, (dy, dx), dims=(-2, -1))
+            assert float(equivariance_penalty(conv(z), conv(rolled), dy, dx, 1, weight)) < 1e-12
+            assert float(equivariance_penalty(z + ramp, rolled + ramp, dy, dx, 1, weight)) > 1e-3
+        # the interior only: at margin 0 the seam and the padding count
+        assert float(equivariance_penalty(conv(z), conv(torch.roll(z, (1, 0), dims=(-2, -1))), 1, 0, 0, weight)) > 1e-3
+    with pytest.raises(ValueError, match="lower max_cells or margin"):
+        equivariance_penalty(z, z, 3, 0, 7, weight)
+
+
+def test_the_equivariance_term_trains_and_is_checked_before_any_model_work(tiny_config, tmp_path):
+    plain = train(tiny_config, str(tmp_path / "plain"), steps=2, log_every=1)
+    with_term = json.loads(json.dumps(tiny_config))
+    with_term["train"]["equivariance"] = {"weight": 1.0, "max_cells": 1, "margin": 0}
+    summary = train(with_term, str(tmp_path / "term"), steps=2, log_every=1)
+    assert all(torch.isfinite(torch.tensor(e["loss"])) for e in summary["log"])
+    assert [e["loss"] for e in summary["log"]] != [e["loss"] for e in plain["log"]]
+    odd = json.loads(json.dumps(with_term))
+    odd["train"]["batch"] = 3
+    with pytest.raises(ValueError, match=r"config\.train\.equivariance: needs an even batch"):
+        train(odd, str(tmp_path / "odd"), steps=1)
+    assert not (tmp_path / "odd" / CHECKPOINT).exists()

@@ -179,6 +179,10 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     tc = dict(config["train"])
     if steps is not None:
         tc["steps"] = steps
+    equi = tc.get("equivariance")
+    if equi and (tc["batch"] % 2 or set(equi) != {"weight", "max_cells", "margin"}):
+        raise ValueError("config.train.equivariance: needs an even batch and exactly the keys weight, max_cells, "
+                         f"margin (got batch {tc['batch']}, keys {sorted(equi)})")
     torch.set_num_threads(int(tc["threads"]))
     torch.manual_seed(tc["seed"])
     gen = torch.Generator().manual_seed(tc["seed"])
@@ -215,10 +219,6 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         wall_before, sittings = state["wall_seconds"], state["sittings"]
         print(f"resumed at step {first} ({wall_before:.0f}s of training so far)", flush=True)
     last = tc["steps"] if until is None else min(until, tc["steps"])
-    equi = tc.get("equivariance")
-    if equi and (tc["batch"] % 2 or set(equi) != {"weight", "max_cells", "margin"}):
-        raise ValueError("config.train.equivariance: needs an even batch and exactly the keys weight, max_cells, "
-                         f"margin (got batch {tc['batch']}, keys {sorted(equi)})")
 
     def save(step: int):
         wall = round(wall_before + time.time() - t0, 1)

@@ -97,4 +97,4 @@ def test_the_equivariance_term_trains_and_is_checked_before_any_model_work(tiny_
     odd["train"]["batch"] = 3
     with pytest.raises(ValueError, match=r"config\.train\.equivariance: needs an even batch"):
         train(odd, str(tmp_path / "odd"), steps=1)
-    assert not (tmp_path / "odd" / CHECKPOINT).exists()
+    assert not (tmp_path / "odd").exists()  # refused before the folder, the scenes or the UNet

@@ -1,6 +1,6 @@
-"""A small convolutional autoencoder whose stride-8 latent moves smoothly with sub-cell
-shifts of the image, as SD's VAE latent does (the PCA patch latent does not: a 3-px shift
-re-cuts every 8x8 patch).
+"""A small convolutional autoencoder whose stride-8 (or, with a fixed filterbank encoder, stride-4)
+latent moves smoothly with sub-cell shifts of the image, as SD's VAE latent does (the PCA patch
+latent does not: a 3-px shift re-cuts every 8x8 patch).
 
 Blur before every subsampling, replicate padding, and a training term asking that encoding
 a shifted crop equal the bilinearly shifted latent of the unshifted one (shift augmentation:
@@ -22,7 +22,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-STRIDE = 8
+STRIDE = 8  # the default, SD's; the filterbank encoder also runs at 4 (STRIDES)
+STRIDES = (4, 8)
 AE_PREFIX = "toy_prior.ae."
 
 
@@ -46,7 +47,7 @@ OPPONENT = torch.tensor([[1 / 3, 1 / 3, 1 / 3], [0.5, -0.5, 0.0], [0.25, 0.25, -
 
 
 class FilterbankEncoder(torch.nn.Module):
-    """A fixed, anti-aliased stride-8 encoder with 16 channels sampled at the cell centres,
+    """A fixed, anti-aliased encoder (stride 8 or 4) with 16 channels sampled at the cell centres,
     nothing to learn; shift-equivariant up to the Gaussians' small aliasing at this stride.
 
     jet: the Gaussian jet at scale sigma (value, x and y first and second derivatives) of
@@ -57,19 +58,22 @@ class FilterbankEncoder(torch.nn.Module):
 
     FILTERS = ("jet", "isotropic")
 
-    def __init__(self, sigma: float = 4.0, latent_channels: int = 16, filters: str = "jet"):
+    def __init__(self, sigma: float = 4.0, latent_channels: int = 16, filters: str = "jet", stride: int = STRIDE):
         super().__init__()
+        if stride not in STRIDES:
+            raise ValueError(f"stride: {stride} is not one of {STRIDES}")
         if latent_channels != 16:
             raise ValueError(f"latent_channels: the filterbank encoder has 16 channels, not {latent_channels}")
         if filters not in self.FILTERS:
             raise ValueError(f"filters: {filters!r} is not one of {self.FILTERS}")
         self.sigma, self.filters = float(sigma), filters
         widest = sigma * (1.5 if filters == "isotropic" else 1.0)
-        half = STRIDE * max(1, math.ceil(3 * widest / STRIDE))  # kernel of 2 * half pixels, centred on the cell
+        self.stride = stride
+        half = stride * max(1, math.ceil(3 * widest / stride))  # kernel of 2 * half pixels, centred on the cell
         u = torch.arange(2 * half, dtype=torch.float64) - (2 * half - 1) / 2
         kernels = self._jet(u, sigma) if filters == "jet" else self._isotropic(u, sigma)
         self.register_buffer("kernel", torch.stack(kernels).float(), persistent=False)
-        self.pad = half - STRIDE // 2
+        self.pad = half - stride // 2
 
     @staticmethod
     def _jet(u, sigma):
@@ -97,7 +101,7 @@ class FilterbankEncoder(torch.nn.Module):
 
     def forward(self, x):
         x = F.pad(x, (self.pad,) * 4, mode="replicate")
-        return F.conv2d(x, self.kernel.to(x.dtype), stride=STRIDE)
+        return F.conv2d(x, self.kernel.to(x.dtype), stride=self.stride)
 
 
 def conv(c_in: int, c_out: int, k: int = 3):
@@ -105,11 +109,17 @@ def conv(c_in: int, c_out: int, k: int = 3):
 
 
 class ConvAutoencoder(torch.nn.Module):
-    """(B, 3, H, W) in [-1, 1] <-> (B, C, H/8, W/8), unscaled."""
+    """(B, 3, H, W) in [-1, 1] <-> (B, C, H/stride, W/stride), unscaled. Stride 4 needs the fixed
+    filterbank encoder (sigma given); its decoder has one upsampling fewer."""
 
     def __init__(self, latent_channels: int = 16, widths=(16, 32, 48), sigma: float | None = None,
-                 filters: str = "jet", gains=None):
+                 filters: str = "jet", gains=None, stride: int = STRIDE):
         super().__init__()
+        if stride not in STRIDES:
+            raise ValueError(f"stride: {stride} is not one of {STRIDES}")
+        if sigma is None and stride != STRIDE:
+            raise ValueError(f"stride: the learned encoder is stride {STRIDE} only; give sigma (the filterbank encoder)")
+        self.stride = stride
         self.latent_channels, self.widths, self.sigma = latent_channels, tuple(widths), sigma
         if gains is not None and len(gains) != latent_channels:
             raise ValueError(f"gains: {len(gains)} values for {latent_channels} latent channels")
@@ -121,7 +131,7 @@ class ConvAutoencoder(torch.nn.Module):
         w0, w1, w2 = widths
         act = torch.nn.SiLU
         # sigma given: the fixed filterbank encoder, only the decoder is learned
-        self.encoder = FilterbankEncoder(sigma, latent_channels, filters) if sigma is not None else torch.nn.Sequential(
+        self.encoder = FilterbankEncoder(sigma, latent_channels, filters, stride) if sigma is not None else torch.nn.Sequential(
             conv(3, w0), act(),
             conv(w0, w1), act(), Blur(w1), torch.nn.AvgPool2d(2),
             conv(w1, w2), act(), Blur(w2), torch.nn.AvgPool2d(2),
@@ -130,7 +140,7 @@ class ConvAutoencoder(torch.nn.Module):
         up = torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
         self.decoder = torch.nn.Sequential(
             conv(latent_channels, w2), act(), conv(w2, w2), act(),
-            up, conv(w2, w2), act(),
+            *((up, conv(w2, w2), act()) if stride == 8 else ()),
             up, conv(w2, w1), act(),
             up, conv(w1, w0), act(), conv(w0, w0), act(), conv(w0, 3))
 
@@ -160,8 +170,8 @@ def shifted_crops(images: torch.Tensor, size: int, shifts, origin: int):
 
 
 def equivariance_error(encode, images: torch.Tensor, shifts=((1, 0), (2, 0), (3, 0), (4, 0), (3, 5)),
-                       size: int = 96, border_cells: int = 1) -> dict:
-    """Per pixel shift, |E(shift(x)) - shift(E(x), s/8)| / |E(x) - mean| on interior cells
+                       size: int = 96, border_cells: int = 1, stride: int = STRIDE) -> dict:
+    """Per pixel shift, |E(shift(x)) - shift(E(x), s/stride)| / |E(x) - mean| on interior cells
     (0: the latent moves exactly with the image; about 1.4 for an unrelated latent)."""
     base, moved = shifted_crops(images, size, shifts, 16)
     with torch.no_grad():
@@ -169,7 +179,7 @@ def equivariance_error(encode, images: torch.Tensor, shifts=((1, 0), (2, 0), (3,
         dev = (z - z.mean((0, 2, 3), keepdim=True)).abs()[..., border_cells:-border_cells, border_cells:-border_cells]
         out = {}
         for (dx, dy), m in zip(shifts, moved):
-            diff = (encode(m) - shift_latent(z, dx / STRIDE, dy / STRIDE)).abs()
+            diff = (encode(m) - shift_latent(z, dx / stride, dy / stride)).abs()
             out[f"({dx},{dy})"] = float(diff[..., border_cells:-border_cells, border_cells:-border_cells].mean()
                                         / dev.mean())
     return out
@@ -178,12 +188,12 @@ def equivariance_error(encode, images: torch.Tensor, shifts=((1, 0), (2, 0), (3,
 def train_autoencoder(images: torch.Tensor, steps: int, seed: int = 0, batch: int = 8, crop: int = 48,
                       lr: float = 2e-3, equivariance_weight: float = 1.0, max_seconds: float | None = None,
                       latent_channels: int = 16, widths=(16, 32, 48), sigma: float | None = None, filters: str = "jet",
-                      log=print):
+                      stride: int = STRIDE, log=print):
     """Train on random crops of (N, 3, H, W) images in [-1, 1]: L1 reconstruction of each
     crop plus the equivariance term for a crop shifted by a random 1-7 px offset."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    ae = ConvAutoencoder(latent_channels, widths, sigma, filters)
+    ae = ConvAutoencoder(latent_channels, widths, sigma, filters, stride=stride)
     opt = torch.optim.Adam(ae.parameters(), lr=lr)
     n, _, h, w = images.shape
     t0, history, step = time.time(), [], 0
@@ -196,7 +206,7 @@ def train_autoencoder(images: torch.Tensor, steps: int, seed: int = 0, batch: in
         xs = images[idx, :, r - dy:r - dy + crop, c - dx:c - dx + crop]
         z, zs = ae.encode(x), ae.encode(xs)
         rec = (ae.decode(z) - x).abs().mean() + (ae.decode(zs) - xs).abs().mean()
-        target = shift_latent(z, dx / STRIDE, dy / STRIDE)[..., 1:-1, 1:-1]
+        target = shift_latent(z, dx / stride, dy / stride)[..., 1:-1, 1:-1]
         eq = (zs[..., 1:-1, 1:-1] - target).pow(2).mean() / z.detach().pow(2).mean().clamp_min(1e-6)
         loss = rec + equivariance_weight * eq
         for group in opt.param_groups:
@@ -246,9 +256,9 @@ def save(ae: ConvAutoencoder, folder: str) -> str:
 
 
 def from_prior_state_dict(sd: dict, latent_channels: int, widths, sigma: float | None = None,
-                          filters: str = "jet", gains=None) -> ConvAutoencoder:
+                          filters: str = "jet", gains=None, stride: int = STRIDE) -> ConvAutoencoder:
     """The autoencoder whose weights are the AE_PREFIX entries of sd (removed from it)."""
-    ae = ConvAutoencoder(latent_channels, tuple(widths), sigma, filters, gains)
+    ae = ConvAutoencoder(latent_channels, tuple(widths), sigma, filters, gains, stride)
     weights = {k[len(AE_PREFIX):]: sd.pop(k).float() for k in [k for k in sd if k.startswith(AE_PREFIX)]}
     ae.load_state_dict(weights, strict=True)
     return ae.eval()
@@ -261,7 +271,7 @@ def load(folder: str) -> ConvAutoencoder:
         meta = json.load(f)
     sd = safetensors.torch.load_file(os.path.join(folder, "autoencoder.safetensors"))
     return from_prior_state_dict(sd, meta["latent_channels"], meta["widths"], meta.get("sigma"),
-                                 meta.get("filters") or "jet", meta.get("gains"))
+                                 meta.get("filters") or "jet", meta.get("gains"), meta.get("stride", STRIDE))
 
 
 def main():
@@ -281,6 +291,8 @@ def main():
     ap.add_argument("--sigma", type=float, default=None,
                     help="a fixed filterbank encoder at this Gaussian scale (px); only the decoder is trained")
     ap.add_argument("--filters", default="jet", choices=FilterbankEncoder.FILTERS, help="the filterbank's filters")
+    ap.add_argument("--stride", type=int, default=STRIDE, choices=STRIDES,
+                    help="the latent's downscale factor (4: the filterbank encoder only)")
     ap.add_argument("--half-extent", type=float, nargs=2, default=None,
                     help="training scenes' objects' half extent (fraction of the side; default: scenes.HALF_EXTENT)")
     ap.add_argument("--threads", type=int, default=1)
@@ -305,7 +317,7 @@ def main():
     held_out = to_pixels(scene_images(16, 500_000, 128, args.half_extent))  # development seeds (proof.oracle's)
     ae, summary = train_autoencoder(images, args.steps, max_seconds=60 * args.minutes,
                                     equivariance_weight=args.equivariance_weight, widths=args.widths, crop=args.crop,
-                                    batch=args.batch, sigma=args.sigma, filters=args.filters)
+                                    batch=args.batch, sigma=args.sigma, filters=args.filters, stride=args.stride)
     scale = latent_scale(ae, images[:256])
     with torch.no_grad():
         rec = float(torch.cat([(ae.decode(ae.encode(held_out[i:i + 8])) - held_out[i:i + 8]).abs()
@@ -314,9 +326,10 @@ def main():
         pca = prior.decode_patches(prior.encode_patches(held_out, basis), basis)
         pca_rec = float((pca - held_out).abs().mean() / 2)
     summary.update(latent_channels=ae.latent_channels, widths=list(ae.widths), sigma=ae.sigma, filters=ae.filters,
+                   stride=ae.stride,
                    half_extent=args.half_extent, latent_scale=scale,
                    reconstruction_l1=rec, pca_reconstruction_l1=pca_rec,
-                   equivariance=equivariance_error(ae.encode, held_out),
+                   equivariance=equivariance_error(ae.encode, held_out, stride=ae.stride),
                    pca_equivariance=equivariance_error(lambda x: prior.encode_patches(x, basis), held_out))
     save(ae, args.out)
     with open(os.path.join(args.out, "autoencoder.json"), "w") as f:

@@ -6,8 +6,9 @@ as SD's VAE latent does; or "patch_pca", the first prior's, 8x8 pixel patches pr
 PCA basis (16 components, one common scale) fitted on training scenes, exact at whole-cell
 shifts only.
 
-The latent of an (H, W) image is (16, H/8, W/8): the host's usual 8x downscale, so
-nodes that map image pixels to latent cells by 8 work unchanged.
+The latent of an (H, W) image is (16, H/8, W/8), the host's usual 8x downscale, or with
+config.latent.stride 4 (the filterbank encoder only) (16, H/4, W/4): the latent format and the
+VAE both declare the factor, which the nodes read (nodes/model_family.py).
 """
 import json
 import os
@@ -30,23 +31,32 @@ LATENT_KINDS = ("patch_pca", "conv_ae")  # config.latent.kind: this file's PCA p
 
 
 class PatchLatent(comfy.latent_formats.LatentFormat):
-    """Scaled PCA coefficients of 8x8 patches of [-1, 1] pixels (one common scale, mean variance 1)."""
+    """The toy latent's format: 16 channels at 1/stride (the PCA patch latent's name, kept for both kinds)."""
     latent_channels = LATENT_CHANNELS
 
-    def __init__(self, scale_factor: float = 2.0):
+    def __init__(self, scale_factor: float = 2.0, stride: int = PATCH):
         self.scale_factor = scale_factor
+        self.spacial_downscale_ratio = stride  # the host's name (newer hosts declare it on every format)
+
+
+def latent_stride(config: dict) -> int:
+    """The latent's downscale factor: config.latent.stride (conv_ae only), 8 by default."""
+    stride = int(config.get("latent", {}).get("stride", PATCH))
+    if stride != PATCH and latent_kind(config) != "conv_ae":
+        raise ValueError(f"config.latent.stride: {stride} needs kind 'conv_ae'; the PCA patch latent is stride {PATCH}")
+    return stride
 
 
 def make_model_config(config: dict):
     """A comfy.supported_models.SD15 whose latent format is the patch latent."""
-    latent_scale = float(config["latent_scale"])
+    latent_scale, stride = float(config["latent_scale"]), latent_stride(config)
 
     class ToyPriorSD15(comfy.supported_models.SD15):
         latent_format = PatchLatent
 
         def __init__(self, unet_config):
             super().__init__(unet_config)
-            self.latent_format = PatchLatent(latent_scale)
+            self.latent_format = PatchLatent(latent_scale, stride)
 
         def inpaint_model(self):
             return False  # the host calls any UNet with more than 4 input channels an inpainter
@@ -138,15 +148,15 @@ class PatchAutoencoder(torch.nn.Module):
 
 class ModuleVAE(comfy.sd.VAE):
     """The host VAE class around a torch autoencoder with encode/decode on [-1, 1] pixels
-    and an 8x latent, so VAEEncode/VAEDecode work on it. Built on the host's own
-    pixel-space VAE path, then given the module and the 8x geometry."""
+    and a latent at 1/module.stride (8 when the module does not say), so VAEEncode/VAEDecode
+    work on it. Built on the host's own pixel-space VAE path, then given the module and its geometry."""
 
     def __init__(self, module: torch.nn.Module, latent_channels: int = LATENT_CHANNELS):
         super().__init__(sd={"pixel_space_vae": torch.tensor(1.0)}, dtype=torch.float32)
         self.first_stage_model = module.eval()
         self.patcher = comfy.model_patcher.ModelPatcher(
             self.first_stage_model, load_device=self.device, offload_device=comfy.model_management.vae_offload_device())
-        self.downscale_ratio = self.upscale_ratio = PATCH
+        self.downscale_ratio = self.upscale_ratio = int(getattr(module, "stride", PATCH))
         self.latent_channels = latent_channels
         self.size = None
 
@@ -179,7 +189,7 @@ def autoencoder_from(sd: dict, config: dict):
     from . import autoencoder
     latent = config["latent"]
     return autoencoder.from_prior_state_dict(sd, LATENT_CHANNELS, latent["widths"], latent.get("sigma"),
-                                            latent.get("filters", "jet"), latent.get("gains"))
+                                            latent.get("filters", "jet"), latent.get("gains"), latent_stride(config))
 
 
 def image_to_latent(images: torch.Tensor, basis: dict) -> torch.Tensor:

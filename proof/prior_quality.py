@@ -81,7 +81,8 @@ def main():
     pixels = to_pixels(scene_images(16, 0, size, config.get("half_extent")))  # evaluation seeds, the prior's world
     with torch.no_grad():
         errors = x0_errors(model.diffusion_model, alphas, cond[0][0], pixels, encode, decode)
-        latent_shape = (prior.LATENT_CHANNELS, size // prior.PATCH, size // prior.PATCH)
+        stride = prior.latent_stride(config)
+        latent_shape = (prior.LATENT_CHANNELS, size // stride, size // stride)
         samples = ddim_samples(model.diffusion_model, alphas, cond[0][0], 8, latent_shape)
     print(f"image variance {float((pixels / 2).var()):.4f}; clean-image MSE by timestep: "
           + ", ".join(f"t={t}: {e:.4f}" for t, e in errors.items()))

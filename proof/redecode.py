@@ -1,6 +1,6 @@
 """A prior with another decoder. On a fixed filterbank latent (proof.autoencoder --sigma) the
 UNet never sees the decoder, so a decoder trained longer or wider replaces the stored one
-without retraining the UNet, as long as the encoder is the same (sigma, filters, channels).
+without retraining the UNet, as long as the encoder is the same (sigma, filters, channels, stride).
 
     PYTHONPATH=.comfyui:. .venv/bin/python -m proof.redecode --prior out/prior_iso4 --autoencoder out/ae_x --out out/prior_iso4_x
 
@@ -26,8 +26,9 @@ def redecode(prior_dir: str, autoencoder_dir: str, out_dir: str) -> dict:
     with open(os.path.join(autoencoder_dir, "autoencoder.json")) as f:
         meta = json.load(f)
     theirs = {"sigma": meta.get("sigma"), "filters": meta.get("filters") or "jet",
-              "latent_channels": meta.get("latent_channels")}
-    ours = {"sigma": latent["sigma"], "filters": latent.get("filters", "jet"), "latent_channels": prior.LATENT_CHANNELS}
+              "latent_channels": meta.get("latent_channels"), "stride": meta.get("stride", autoencoder.STRIDE)}
+    ours = {"sigma": latent["sigma"], "filters": latent.get("filters", "jet"), "latent_channels": prior.LATENT_CHANNELS,
+            "stride": prior.latent_stride(config)}
     for key in ours:
         if theirs[key] != ours[key]:
             raise ValueError(f"{autoencoder_dir}: its encoder's {key} is {theirs[key]!r}, the prior's is {ours[key]!r}; "

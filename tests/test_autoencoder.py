@@ -121,12 +121,13 @@ def test_the_isotropic_filterbank_turns_with_the_image_and_the_jet_does_not(imag
         autoencoder.FilterbankEncoder(filters="gabor")
 
 
-def _filterbank_folder(images, folder, seed: int, sigma: float = 4.0, widths=(16, 32, 48), half_extent=None):
+def _filterbank_folder(images, folder, seed: int, sigma: float = 4.0, widths=(16, 32, 48), half_extent=None,
+                       stride: int = 8):
     ae, _ = autoencoder.train_autoencoder(images, 2, batch=2, seed=seed, sigma=sigma, filters="isotropic",
-                                          widths=widths, log=lambda *_: None)
+                                          widths=widths, stride=stride, log=lambda *_: None)
     autoencoder.save(ae, str(folder))
     (folder / "autoencoder.json").write_text(json.dumps({"latent_channels": 16, "widths": list(ae.widths),
-                                                         "sigma": sigma, "filters": "isotropic",
+                                                         "sigma": sigma, "filters": "isotropic", "stride": stride,
                                                          "half_extent": half_extent, "reconstruction_l1": 0.5}))
     return ae
 
@@ -159,6 +160,9 @@ def test_a_filterbank_prior_takes_another_decoder_and_keeps_its_unet(images, tmp
     with pytest.raises(ValueError, match="sigma"):
         redecode(str(tmp_path / "prior"), str(tmp_path / "ae_sigma3"), str(tmp_path / "prior3"))
     assert not (tmp_path / "prior3").exists()
+    _filterbank_folder(images, tmp_path / "ae_stride4", seed=0, stride=4)
+    with pytest.raises(ValueError, match="stride"):
+        redecode(str(tmp_path / "prior"), str(tmp_path / "ae_stride4"), str(tmp_path / "prior3"))
     _filterbank_folder(images, tmp_path / "ae_big", seed=0, half_extent=[0.3, 0.4])
     config["half_extent"] = [0.16, 0.24]
     (tmp_path / "prior" / "config.json").write_text(json.dumps(config))
@@ -168,3 +172,46 @@ def test_a_filterbank_prior_takes_another_decoder_and_keeps_its_unet(images, tmp
     (tmp_path / "pca" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "latent"}))
     with pytest.raises(ValueError, match="fixed filterbank"):
         redecode(str(tmp_path / "pca"), str(tmp_path / "ae2"), str(tmp_path / "prior4"))
+
+
+def test_the_stride_4_filterbank_halves_the_cell_and_moves_with_whole_cells_exactly(images):
+    fb = autoencoder.FilterbankEncoder(sigma=2.0, filters="isotropic", stride=4)
+    z = fb(images)
+    assert z.shape == (len(images), 16, 32, 32)
+    moved = torch.roll(images, (4, -8), (-2, -1))  # one cell down, two left
+    assert torch.allclose(fb(moved)[..., 6:-6, 6:-6], torch.roll(z, (1, -2), (-2, -1))[..., 6:-6, 6:-6], atol=1e-5)
+    ae = autoencoder.ConvAutoencoder(16, (8, 16, 16), 2.0, "isotropic", stride=4)
+    with torch.no_grad():
+        assert ae.decode(ae.encode(images)).shape == images.shape  # one upsampling fewer than stride 8's
+    with pytest.raises(ValueError, match="stride: the learned encoder"):
+        autoencoder.ConvAutoencoder(16, (8, 16, 16), None, stride=4)
+    with pytest.raises(ValueError, match="stride: 2 is not one of"):
+        autoencoder.FilterbankEncoder(sigma=2.0, stride=2)
+
+
+def test_a_stride_4_prior_serves_a_quarter_size_latent_that_the_nodes_edit(images, tmp_path):
+    """The host VAE and the latent format declare 4; the nodes read it (model_family) and
+    run a whole drag on the 32x32 latent of a 128 px scene."""
+    import numpy as np
+
+    from proof import methods, scenes
+    from proof.pack import pack_module
+    torch.set_num_threads(1)
+    _filterbank_folder(images, tmp_path / "ae", seed=0, sigma=2.0, widths=(8, 16, 16), stride=4)
+    with open("proof/configs/prior_iso2s4.json") as f:
+        config = json.load(f)
+    config["train"].update(n_scenes=2, warmup=1, batch=2, threads=1)
+    config["latent"].update(autoencoder=str(tmp_path / "ae"), widths=[8, 16, 16])
+    config["latent_scale"] = 5.0
+    train(json.loads(json.dumps(config)), str(tmp_path / "prior"), steps=2, log_every=1)
+    model, vae, cond = prior.load_prior(str(tmp_path / "prior"))
+    assert vae.downscale_ratio == 4 and vae.encode((images[:1].movedim(1, -1) + 1) / 2).shape == (1, 16, 32, 32)
+    assert pack_module("nodes.model_family").model_family(model).latent_factor == 4
+    scene = scenes.make_scene(3, "translate")
+    edited, _ = methods.dragnext(methods.Settings.quick())(model, vae, cond, scene, {})
+    assert edited.shape == scene.image.shape and np.isfinite(edited).all()
+    pasted, _ = methods.copy_paste(methods.Settings.quick())(model, vae, cond, scene, {})
+    assert pasted.shape == scene.image.shape
+    config["latent"] = {"kind": "patch_pca", "stride": 4}
+    with pytest.raises(ValueError, match="config.latent.stride"):
+        prior.latent_stride(config)

@@ -115,9 +115,7 @@ class ConvAutoencoder(torch.nn.Module):
     def __init__(self, latent_channels: int = 16, widths=(16, 32, 48), sigma: float | None = None,
                  filters: str = "jet", gains=None, stride: int = STRIDE):
         super().__init__()
-        if stride not in STRIDES:
-            raise ValueError(f"stride: {stride} is not one of {STRIDES}")
-        if sigma is None and stride != STRIDE:
+        if sigma is None and stride != STRIDE:  # FilterbankEncoder checks the stride itself
             raise ValueError(f"stride: the learned encoder is stride {STRIDE} only; give sigma (the filterbank encoder)")
         self.stride = stride
         self.latent_channels, self.widths, self.sigma = latent_channels, tuple(widths), sigma

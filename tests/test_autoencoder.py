@@ -2,6 +2,7 @@
 right (the PCA patch latent is exact at whole-patch shifts, not below), and a prior on the
 autoencoder's latent trains, stores the autoencoder and serves it through the host's VAE class."""
 import json
+import os
 
 import pytest
 import torch
@@ -198,7 +199,7 @@ def test_a_stride_4_prior_serves_a_quarter_size_latent_that_the_nodes_edit(image
     from proof.pack import pack_module
     torch.set_num_threads(1)
     _filterbank_folder(images, tmp_path / "ae", seed=0, sigma=2.0, widths=(8, 16, 16), stride=4)
-    with open("proof/configs/prior_iso2s4.json") as f:
+    with open(os.path.join(os.path.dirname(prior.__file__), "configs", "prior_iso2s4.json")) as f:
         config = json.load(f)
     config["train"].update(n_scenes=2, warmup=1, batch=2, threads=1)
     config["latent"].update(autoencoder=str(tmp_path / "ae"), widths=[8, 16, 16])

@@ -21,7 +21,7 @@ comfy.cli_args.args.cpu = True
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from proof.scenes import OP_TYPES  # noqa: E402
+from proof.scenes import OP_TYPES, World  # noqa: E402
 
 from .client import ComfyClient  # noqa: E402
 from .example_scene import TRANSLATE, example_scene  # noqa: E402
@@ -70,7 +70,7 @@ def main():
         if args.image or args.spec:
             parser.error("--image and --spec need --ckpt: the toy prior only knows its own synthetic scenes")
         from proof.scenes import make_scene
-        scene = make_scene(args.seed, args.op)
+        scene = make_scene(args.seed, args.op, world=World.bundled())  # the scenes the toy prior was trained on
         before, truth, spec, build = to_pil(scene.image), to_pil(scene.edited), scene.spec(), toy_drag_graph
         print(f"No CKPT given: the project's toy prior (models/toy_prior) on synthetic scene {args.seed} ({args.op}), "
               f"every node at its defaults.")

@@ -276,6 +276,7 @@ def main():
     from proof.pack import host_on_cpu
     host_on_cpu()  # before proof.prior imports the host
     from proof import prior
+    from proof.scenes import World
     from proof.train_prior import scene_images, to_pixels
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="out/ae")
@@ -303,7 +304,8 @@ def main():
     if args.whiten:
         with open(os.path.join(args.whiten, "autoencoder.json")) as f:
             meta = json.load(f)
-        images = to_pixels(scene_images(256, 1_000_000, 128, args.half_extent or meta.get("half_extent")))
+        extent = args.half_extent or meta.get("half_extent")
+        images = to_pixels(scene_images(256, 1_000_000, 128, World(half_extent=tuple(extent)) if extent else None))
         ae = load(args.whiten)
         meta.update(gains=whitening_gains(ae, images), latent_scale=1.0, whitened_from=args.whiten)
         save(ae, args.out)  # the weights unchanged: the gains act outside them
@@ -311,8 +313,9 @@ def main():
             json.dump(meta, f, indent=1)
         print(json.dumps({"gains": meta["gains"]}))
         return
-    images = to_pixels(scene_images(args.scenes, 1_000_000, 128, args.half_extent))
-    held_out = to_pixels(scene_images(16, 500_000, 128, args.half_extent))  # development seeds (proof.oracle's)
+    world = World(half_extent=tuple(args.half_extent)) if args.half_extent else None
+    images = to_pixels(scene_images(args.scenes, 1_000_000, 128, world))
+    held_out = to_pixels(scene_images(16, 500_000, 128, world))  # development seeds (proof.oracle's)
     ae, summary = train_autoencoder(images, args.steps, max_seconds=60 * args.minutes,
                                     equivariance_weight=args.equivariance_weight, widths=args.widths, crop=args.crop,
                                     batch=args.batch, sigma=args.sigma, filters=args.filters, stride=args.stride)

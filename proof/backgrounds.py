@@ -1,10 +1,12 @@
 """Seeded scene backgrounds: muted linear or radial gradients, optionally with a faint
-texture, kept far in colour from the saturated objects so colour segmentation is exact."""
+texture, or one flat muted colour (a plainer world's), kept far in colour from the saturated
+objects so colour segmentation is exact."""
 import colorsys
 
 import numpy as np
 
-KINDS = ("linear", "radial", "texture")
+KINDS = ("linear", "radial", "texture")  # the bundled prior's world draws among these
+ALL_KINDS = KINDS + ("flat",)
 
 
 def muted_colour(rng: np.random.Generator) -> np.ndarray:
@@ -12,14 +14,17 @@ def muted_colour(rng: np.random.Generator) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h, s, v), dtype=np.float64)
 
 
-def background(rng: np.random.Generator, height: int, width: int, kind: str | None = None) -> np.ndarray:
-    """An (height, width, 3) float64 image in [0, 1]."""
+def background(rng: np.random.Generator, height: int, width: int, kind: str | None = None,
+               kinds=KINDS) -> np.ndarray:
+    """An (height, width, 3) float64 image in [0, 1]: `kind`, or one drawn from `kinds`."""
     if height < 8 or width < 8:
         raise ValueError("background needs at least 8x8 pixels")
-    kind = kind or KINDS[rng.integers(len(KINDS))]
-    if kind not in KINDS:
-        raise ValueError(f"unknown background kind {kind!r}")
+    kind = kind or kinds[rng.integers(len(kinds))]
+    if kind not in ALL_KINDS:
+        raise ValueError(f"unknown background kind {kind!r}; expected one of {ALL_KINDS}")
     c0, c1 = muted_colour(rng), muted_colour(rng)
+    if kind == "flat":
+        return np.broadcast_to(c0, (height, width, 3)).copy()
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
     y, x = (y + 0.5) / height, (x + 0.5) / width
     if kind == "radial":

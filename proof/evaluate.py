@@ -24,7 +24,7 @@ from proof import methods as M  # noqa: E402
 from proof.scene_metrics import COLOUR_TOLERANCE, scene_metrics  # noqa: E402
 from proof.contact_sheet import contact_sheet  # noqa: E402
 from proof.pack import pack_module  # noqa: E402
-from proof.scenes import OP_TYPES, make_scene  # noqa: E402
+from proof.scenes import OP_TYPES, World, make_scene  # noqa: E402
 
 METRICS = ("iou", "dai", "psnr_out", "ssim_out", "l1_handle", "l1_target", "seconds")
 
@@ -41,7 +41,7 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
              method_names=None, colour_tolerance: float = COLOUR_TOLERANCE, sheet_scenes: int = 2, first_seed: int = 0,
              resume: bool = False, log=print) -> dict:
     """The table over n_scenes scenes per operation, drawn from the prior's world (its
-    config's objects' half extent, as it was trained). With `resume`, the rows already in
+    config's, as it was trained: scenes.World.of). With `resume`, the rows already in
     out_dir/results.json (same settings, prior and first seed) are kept and not run again, so a table
     of many hours can be built over several sittings, or one method group at a time."""
     if n_scenes < 1:
@@ -49,7 +49,7 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
     prior = pack_module("proof.prior")  # the module the loader node uses
     prior_id = os.path.realpath(prior_dir or prior.DEFAULT_DIR)
     rows = previous_rows(out_dir, settings, prior_id, first_seed) if resume else []
-    half_extent = prior.load_config(prior_dir or prior.DEFAULT_DIR).get("half_extent")
+    world = World.of(prior.load_config(prior_dir or prior.DEFAULT_DIR))
     torch.manual_seed(0)
     model, vae, cond = load_toy_prior(prior_dir)
     methods = M.all_methods(settings)
@@ -70,7 +70,7 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
             todo = {n: run for n, run in methods.items() if (n, op_type, seed) not in done}
             if not todo:
                 continue
-            scene = make_scene(seed, op_type, half_extent=half_extent)
+            scene = make_scene(seed, op_type, world=world)
             shared, outputs = {}, {}
             for name, run in todo.items():
                 edited, seconds = run(model, vae, cond, scene, shared)

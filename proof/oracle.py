@@ -157,11 +157,11 @@ def untrained_ratio_of(config: dict, seed: int = 1):
     return ratio_of
 
 
-def offset_scene(seed: int, dx: int, dy: int, half_extent=None):
+def offset_scene(seed: int, dx: int, dy: int, world=None):
     """A translate scene whose dragged object moves by exactly (+-dx, +-dy) pixels (the first
     sign pair that keeps it in the image and clear of the others), or None."""
     try:
-        sc = scenes.make_scene(seed, "translate", half_extent=half_extent)
+        sc = scenes.make_scene(seed, "translate", world=world)
     except ValueError:
         return None
     op = sc.operations[0]
@@ -227,18 +227,18 @@ def scene_ratio(model, vae, cond, scene, feature_layers: str = "all_stages") -> 
     return dict(out, ratio=out["truth"] / out["start"])
 
 
-def dev_scenes(kind: str, n: int, first_seed: int, half_extent=None):
-    """n development scenes: an op type of scenes.OP_TYPES, or an offset (dx, dy); objects'
-    half extent as make_scene's."""
+def dev_scenes(kind: str, n: int, first_seed: int, world=None):
+    """n development scenes: an op type of scenes.OP_TYPES, or an offset (dx, dy), in `world`
+    (make_scene's default when None)."""
     found, seed = [], first_seed
     while len(found) < n:
         if seed > first_seed + 100 * n:
             raise ValueError(f"fewer than {n} development scenes for {kind} in {100 * n} seeds")
         if isinstance(kind, tuple):
-            sc = offset_scene(seed, *kind, half_extent=half_extent)
+            sc = offset_scene(seed, *kind, world=world)
         else:
             try:
-                sc = scenes.make_scene(seed, kind, half_extent=half_extent)
+                sc = scenes.make_scene(seed, kind, world=world)
             except ValueError:
                 sc = None
         if sc is not None:
@@ -247,7 +247,7 @@ def dev_scenes(kind: str, n: int, first_seed: int, half_extent=None):
     return found
 
 
-def measure(ratio_of, n_offset: int, n_op: int, half_extent=None, log=print) -> dict:
+def measure(ratio_of, n_offset: int, n_op: int, world=None, log=print) -> dict:
     """{'offsets': {class: {offset: [ratios]}}, 'operations': {op: [ratios]}, 'inverted_latent':
     {offset or op: [the inverted latents' own ratios]} (scene_ratio's only)}; ratio_of(scene)
     returns scene_ratio's, latent_ratio's or untrained_ratio_of's dict."""
@@ -266,12 +266,12 @@ def measure(ratio_of, n_offset: int, n_op: int, half_extent=None, log=print) -> 
     for cls, offsets in OFFSET_CLASSES.items():
         for dx, dy in offsets:
             key = f"({dx},{dy})"
-            ratios = ratios_of(dev_scenes((dx, dy), n_offset, DEV_SEED_BASE, half_extent), key)
+            ratios = ratios_of(dev_scenes((dx, dy), n_offset, DEV_SEED_BASE, world), key)
             result["offsets"].setdefault(cls, {})[key] = ratios
             log(f"  offset {key} [{cls}]: {np.mean(ratios):.3f}  ({', '.join(f'{r:.2f}' for r in ratios)})"
                 + latents_note(key))
     for op_type in scenes.OP_TYPES:
-        ratios = ratios_of(dev_scenes(op_type, n_op, DEV_SEED_BASE + 1000, half_extent), op_type)
+        ratios = ratios_of(dev_scenes(op_type, n_op, DEV_SEED_BASE + 1000, world), op_type)
         result["operations"][op_type] = ratios
         log(f"  {op_type}: {np.mean(ratios):.3f} (median {np.median(ratios):.3f}, {len(ratios)} scenes)"
             + latents_note(op_type))
@@ -317,8 +317,10 @@ def main():
         what = f"{args.feature_layers} features at the first PBSI timestep, prior {args.prior}"
         ratio_of = lambda sc: scene_ratio(model, vae, cond, sc, args.feature_layers)  # noqa: E731
     print(f"oracle ratio L(ground truth) / L(start), {what}, development seeds from {DEV_SEED_BASE}:")
-    half_extent = args.half_extent or config.get("half_extent")
-    result = measure(ratio_of, args.scenes, args.op_scenes, half_extent)
+    world = scenes.World.of(config)
+    if args.half_extent:
+        world = dataclasses.replace(world, half_extent=tuple(args.half_extent))
+    result = measure(ratio_of, args.scenes, args.op_scenes, world)
     print("per offset class: " + ", ".join(
         f"{cls} {np.mean([r for rs in d.values() for r in rs]):.3f}" for cls, d in result["offsets"].items()))
     print("per operation: " + ", ".join(f"{op} {np.mean(rs):.3f}" for op, rs in result["operations"].items()))

@@ -19,7 +19,7 @@ from PIL import Image  # noqa: E402
 
 from dragnext_ops.ddim import alphas_from_sigmas, ddim_step, make_schedule  # noqa: E402
 from dragnext_ops.trajectory import denoise  # noqa: E402
-from proof import prior  # noqa: E402
+from proof import prior, scenes  # noqa: E402
 from proof.train_prior import scene_images, to_pixels  # noqa: E402
 
 LEVELS = (1, 50, 200, 400, 600, 750, 900, 981)
@@ -78,7 +78,7 @@ def main():
     alphas = alphas_from_sigmas(model.model_sampling.sigmas)
     config = prior.load_config(args.prior)
     size = int(config["image_size"])
-    pixels = to_pixels(scene_images(16, 0, size, config.get("half_extent")))  # evaluation seeds, the prior's world
+    pixels = to_pixels(scene_images(16, 0, size, scenes.World.of(config)))  # evaluation seeds, the prior's world
     with torch.no_grad():
         errors = x0_errors(model.diffusion_model, alphas, cond[0][0], pixels, encode, decode)
         stride = prior.latent_stride(config)

@@ -30,7 +30,7 @@ from dragnext_ops.trajectory import denoise  # noqa: E402
 from proof import methods as M  # noqa: E402
 from proof.evaluate import load_toy_prior  # noqa: E402
 from proof.pack import pack_module  # noqa: E402
-from proof.scenes import OP_TYPES, make_scene  # noqa: E402
+from proof.scenes import OP_TYPES, World, make_scene  # noqa: E402
 
 FIRST_SEED = 502_000
 
@@ -105,11 +105,11 @@ def main():
     torch.set_num_threads(args.threads)
     prior = pack_module("proof.prior")
     model, vae, cond = load_toy_prior(args.prior)
-    half_extent = prior.load_config(args.prior or prior.DEFAULT_DIR).get("half_extent")
+    world = World.of(prior.load_config(args.prior or prior.DEFAULT_DIR))
     rows = []
     for op in args.ops:
         for seed in range(args.first_seed, args.first_seed + args.scenes):
-            for lr, p in scene_reach(model, vae, cond, make_scene(seed, op, half_extent=half_extent),
+            for lr, p in scene_reach(model, vae, cond, make_scene(seed, op, world=world),
                                      M.Settings(), args.lr).items():
                 rows.append(dict(p, op=op, seed=seed, lr=lr))
                 print(json.dumps(rows[-1]), flush=True)

@@ -5,8 +5,10 @@ operations (handle region, handle, target, rotation centre), the editable mask a
 ground-truth edited image, rendered from the moved shapes (never resampled). The same
 sample is also a version-1 drag spec (docs/spec-format.md) via `Scene.spec()`.
 """
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -124,6 +126,53 @@ def _operation(rng, op_type: str, shape: dict, size: int, h: int, w: int):
 # (models/toy_prior/config.json half_extent). The first prior's 0.09-0.16 spans 3-5 latent
 # cells: too few for a latent to tell a turned object from the unturned one (proof/README.md).
 HALF_EXTENT = (0.16, 0.24)
+BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "models" / "toy_prior" / "config.json"
+
+
+@dataclass(frozen=True)
+class World:
+    """What a prior's scenes hold: objects' half extent (fraction of the side), the background
+    kinds and object kinds drawn among. The default is the bundled prior's world; a prior's
+    config names its own (`World.of`)."""
+    half_extent: tuple = HALF_EXTENT
+    backgrounds: tuple = backgrounds.KINDS
+    kinds: tuple = objects.KINDS
+
+    def __post_init__(self):
+        lo, hi = self.half_extent
+        if not 0 < lo <= hi < 0.5:
+            raise ValueError(f"world.half_extent: need 0 < low <= high < 0.5, got {list(self.half_extent)}")
+        for name, got, allowed in (("backgrounds", self.backgrounds, backgrounds.ALL_KINDS),
+                                   ("kinds", self.kinds, objects.KINDS)):
+            if not got or any(k not in allowed for k in got) or len(set(got)) != len(got):
+                raise ValueError(f"world.{name}: need distinct names among {allowed}, got {list(got)}")
+        if not [k for k in self.kinds if k != "disc"]:
+            raise ValueError("world.kinds: rotations need a kind other than disc (a turned disc does not change)")
+
+    @classmethod
+    def of(cls, config: dict) -> "World":
+        """The world of a prior's config: its `half_extent` and its `world` {backgrounds, kinds}."""
+        world = dict(config.get("world") or {})
+        unknown = set(world) - {"backgrounds", "kinds"}
+        if unknown:
+            raise ValueError(f"config.world: unknown keys {sorted(unknown)}; expected backgrounds, kinds")
+        return cls(half_extent=tuple(config.get("half_extent") or HALF_EXTENT),
+                   backgrounds=tuple(world.get("backgrounds", backgrounds.KINDS)),
+                   kinds=tuple(world.get("kinds", objects.KINDS)))
+
+    @classmethod
+    def bundled(cls) -> "World":
+        """The bundled prior's world (models/toy_prior/config.json): the scenes `make demo` and
+        the toy template show."""
+        with open(BUNDLED_CONFIG) as f:
+            return cls.of(json.load(f))
+
+    def name(self) -> str:
+        """A short file-name-safe description (the bundled world's is its half extent alone, as before)."""
+        out = "-".join(f"{v:g}" for v in self.half_extent)
+        if (self.backgrounds, self.kinds) != (backgrounds.KINDS, objects.KINDS):
+            out += "_" + "-".join(self.backgrounds) + "_" + "-".join(self.kinds)
+        return out
 
 
 def _boxes_overlap(a, b, margin):
@@ -141,27 +190,29 @@ def _colour_far(colour, others, bg, min_dist=0.3):
 
 
 def make_scene(seed: int, op_type: str = "translate", size: int = 128, n_objects: int | None = None,
-               n_operations: int = 1, max_tries: int = 200, half_extent=None) -> Scene:
-    """A deterministic scene for `seed`: one to three objects, `n_operations` of them dragged
-    by `op_type` (each dragged object on its own, their poses never touching others), each
-    object's half extent drawn from `half_extent` (default HALF_EXTENT) times the size."""
+               n_operations: int = 1, max_tries: int = 200, world: World | None = None) -> Scene:
+    """A deterministic scene for `seed` in `world` (default: the bundled prior's): one to three
+    objects, `n_operations` of them dragged by `op_type` (each dragged object on its own, their
+    poses never touching others)."""
     if op_type not in OP_TYPES:
         raise ValueError(f"op_type must be one of {OP_TYPES}, got {op_type!r}")
     if size < 64 or size % 8:
         raise ValueError("size must be a multiple of 8, at least 64")
+    world = world or World()
     rng = np.random.default_rng(seed)
     required = n_objects is not None  # a drawn count may shrink when the extras do not fit
     n_objects = int(n_objects if required else rng.integers(1, 4))
     if not 1 <= n_operations <= n_objects <= 3:
         raise ValueError("need 1 <= n_operations <= n_objects <= 3")
-    bg = backgrounds.background(rng, size, size)
+    bg = backgrounds.background(rng, size, size, kinds=world.backgrounds)
+    turnable = tuple(k for k in world.kinds if k != "disc")
     objs, ops, boxes, colours = [], [], [], []
     for k in range(n_objects):
         dragged = k < n_operations
         for _ in range(max_tries):
-            kinds = objects.KINDS if not (dragged and op_type == "rotate") else objects.KINDS[1:]
+            kinds = world.kinds if not (dragged and op_type == "rotate") else turnable
             kind = kinds[rng.integers(len(kinds))]
-            half = rng.uniform(*(half_extent or HALF_EXTENT)) * size
+            half = rng.uniform(*world.half_extent) * size
             centre = rng.uniform(half + 4, size - half - 4, size=2)
             shape = objects.make_shape(rng, kind, centre, half, upright=(dragged and op_type == "deform"))
             if dragged:

@@ -32,7 +32,7 @@ from dragnext_ops.ddim import alphas_from_sigmas  # noqa: E402
 from proof import autoencoder, prior, scenes  # noqa: E402
 
 
-def scene_images(n_scenes: int, seed_base: int, size: int, half_extent=None) -> np.ndarray:
+def scene_images(n_scenes: int, seed_base: int, size: int, world: scenes.World | None = None) -> np.ndarray:
     """Original and ground-truth edited images of n_scenes scenes, all operation types,
     as uint8 (2*n, size, size, 3): edited scenes are scenes too."""
     out = np.empty((2 * n_scenes, size, size, 3), dtype=np.uint8)
@@ -40,7 +40,7 @@ def scene_images(n_scenes: int, seed_base: int, size: int, half_extent=None) -> 
         for attempt in range(100):  # a seed whose dragged object cannot be placed moves on, deterministically
             try:
                 sc = scenes.make_scene(seed_base + k + attempt * 10 ** 6, scenes.OP_TYPES[k % len(scenes.OP_TYPES)],
-                                       size=size, half_extent=half_extent)
+                                       size=size, world=world)
                 break
             except ValueError:
                 pass
@@ -51,14 +51,15 @@ def scene_images(n_scenes: int, seed_base: int, size: int, half_extent=None) -> 
     return out
 
 
-def cached_scene_images(folder: str, n_scenes: int, seed_base: int, size: int, half_extent=None) -> np.ndarray:
+def cached_scene_images(folder: str, n_scenes: int, seed_base: int, size: int,
+                        world: scenes.World | None = None) -> np.ndarray:
     """scene_images, kept in folder so that a resumed sitting does not render them again
     (minutes on this CPU); the file name holds every argument."""
-    extent = "-".join(f"{v:g}" for v in (half_extent or scenes.HALF_EXTENT))
-    path = os.path.join(folder, f"scenes_{n_scenes}_{seed_base}_{size}_{extent}.npy")
+    world = world or scenes.World()
+    path = os.path.join(folder, f"scenes_{n_scenes}_{seed_base}_{size}_{world.name()}.npy")
     if os.path.isfile(path):
         return np.load(path)
-    images = scene_images(n_scenes, seed_base, size, half_extent)
+    images = scene_images(n_scenes, seed_base, size, world)
     def save(array, target):
         with open(target, "wb") as f:  # np.save(path) would append ".npy" to the temporary name
             np.save(f, array)
@@ -196,7 +197,7 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
 
     t0 = time.time()
     data = torch.from_numpy(cached_scene_images(out_dir, tc["n_scenes"], tc["scene_seed_base"], size,
-                                                config.get("half_extent")))
+                                                scenes.World.of(config)))
     print(f"generated {len(data)} images in {time.time() - t0:.0f}s; pixel std {data.float().div(127.5).std():.3f}",
           flush=True)
 

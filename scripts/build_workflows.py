@@ -19,7 +19,7 @@ from PIL import Image
 
 from harness.example_scene import (CHECKPOINT, ROTATE, SDXL_CHECKPOINT, SDXL_ROTATE, SDXL_SIZE, SDXL_TRANSLATE,
                                    TRANSLATE, example_scene)
-from proof.scenes import make_scene
+from proof.scenes import World, make_scene
 
 # The loader's combo value for the prior bundled with the pack (nodes/prior_loader.py; the
 # nodes package needs the host to import, this script does not).
@@ -150,6 +150,6 @@ if __name__ == "__main__":
     example_scene(SDXL_SIZE).save(SDXL_OUT / SDXL_IMAGE, optimize=True)  # flat colours: 7 KB
     for name, spec in (("dragnext_sdxl_translate.json", SDXL_TRANSLATE), ("dragnext_sdxl_rotate.json", SDXL_ROTATE)):
         write(SDXL_OUT / name, drag_workflow(spec, PROMPT, SDXL_CHECKPOINT, SDXL_IMAGE))
-    scene = make_scene(*TOY_SCENE)
+    scene = make_scene(*TOY_SCENE, world=World.bundled())
     toy_scene_picture(scene).save(OUT / TOY_IMAGE)
     write(OUT / TOY_WORKFLOW, toy_workflow(scene.spec()))

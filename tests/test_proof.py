@@ -140,15 +140,15 @@ def test_quick_evaluation_writes_its_table_and_the_harness_sees_a_moved_object(q
 
 
 def test_the_default_moves_the_object_towards_its_target(quick_summary):
-    # At the nodes' defaults PBSI's latent edit brings part of the object to its target
-    # pose (on 30 scenes: translate IoU 0.35 against 0.13, DAI 0.034 against 0.084,
-    # proof/README.md; these three: 0.40 against 0.16); with a larger step, more of it: a
-    # check of the whole chain's direction (cell maps, sign, losses, denoise) on a prior
+    # At the nodes' defaults PBSI's latent edit brings most of the object to its target
+    # pose (these three scenes at 2 threads: IoU 0.52 against no edit's 0.22, DAI 0.0015
+    # against 0.118; the 30-scene table in proof/README.md); with a larger step, more of it:
+    # a check of the whole chain's direction (cell maps, sign, losses, denoise) on a prior
     # with ground truth.
     summary, _ = quick_summary
     none = summary["no edit|translate"]
     default, tuned = summary["DragNeXt (default)|translate"], summary["DragNeXt (lr 0.2)|translate"]
-    assert default["iou"] > none["iou"] + 0.15 and default["dai"] < 0.6 * none["dai"], (default, none)
+    assert default["iou"] > max(0.45, none["iou"] + 0.2) and default["dai"] < 0.1 * none["dai"], (default, none)
     assert tuned["iou"] > none["iou"] + 0.15, (tuned, none)
     assert tuned["dai"] < 0.7 * none["dai"] and tuned["l1_target"] < none["l1_target"]
 
@@ -218,6 +218,17 @@ def test_prior_quality_measures_clean_image_error_in_pixels(loaded):
                       *codec)
     errors = [blind[t] for t in LEVELS]
     assert errors == sorted(errors) and errors[-1] > 100 * errors[0]  # predicting no noise: worse as noise grows
+
+
+def test_training_images_come_from_the_config_world_and_each_world_keeps_its_own_cache(tmp_path):
+    from proof.scenes import World
+    from proof.train_prior import cached_scene_images
+    plain = World(backgrounds=("flat",), kinds=("disc", "rect"))
+    flat = cached_scene_images(str(tmp_path), 2, 1_000_000, 64, plain)
+    assert all(np.ptp(img[0].reshape(-1, 3), axis=0).max() == 0 for img in flat)  # corners: background only
+    default = cached_scene_images(str(tmp_path), 2, 1_000_000, 64)
+    assert not np.array_equal(flat, default) and len(list(tmp_path.iterdir())) == 2
+    assert np.array_equal(cached_scene_images(str(tmp_path), 2, 1_000_000, 64, plain), flat)
 
 
 def test_training_images_refuse_a_size_no_scene_fits():

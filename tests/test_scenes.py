@@ -2,6 +2,7 @@
 the rendered object (exactly for whole-pixel and quarter-turn moves, away from edges for
 other angles), and every scene is a valid drag spec whose masks are the scene's."""
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,7 +13,8 @@ from dragnext_ops.spec import build_spec, parse_spec
 import json
 
 from proof import objects, shapes
-from proof.scenes import HALF_EXTENT, OP_TYPES, make_scene
+from proof import backgrounds
+from proof.scenes import HALF_EXTENT, OP_TYPES, World, make_scene
 
 SIZE = 128
 
@@ -161,8 +163,9 @@ def test_half_extent_sets_the_objects_size():
     from proof import shapes
 
     def mean_extent(half_extent):
+        world = World(half_extent=half_extent) if half_extent else None
         sizes = [max(b[2] - b[0], b[3] - b[1]) for seed in range(8)
-                 for o in make_scene(seed, "translate", half_extent=half_extent).objects
+                 for o in make_scene(seed, "translate", world=world).objects
                  for b in [shapes.mapped_bbox(o["shape"], None)]]
         return float(np.mean(sizes)), max(sizes)
 
@@ -170,3 +173,36 @@ def test_half_extent_sets_the_objects_size():
     assert large[0] > 1.4 * small[0]
     assert large[1] <= 2.5 * 0.24 * 128 and small[1] <= 2.5 * 0.16 * 128  # strokes: 2.3 half extents, padded
     assert mean_extent(None) == mean_extent(HALF_EXTENT)
+
+
+def test_a_plainer_world_draws_only_its_backgrounds_and_kinds():
+    world = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"))
+    kinds = set()
+    for seed in range(12):
+        for op_type in OP_TYPES:
+            sc = make_scene(seed, op_type, world=world)
+            assert np.ptp(sc.background.reshape(-1, 3), axis=0).max() == 0  # one flat colour
+            kinds |= {o["kind"] for o in sc.objects}
+            if op_type == "rotate":  # a turned disc does not change: never the dragged object
+                assert sc.objects[sc.operations[0]["object"]]["kind"] != "disc"
+    assert kinds == {"disc", "rect", "triangle"}
+    # the bundled world's scenes are the ones drawn before worlds existed: same draws, same images
+    assert np.array_equal(make_scene(5, "rotate").image, make_scene(5, "rotate", world=World()).image)
+    assert not np.array_equal(make_scene(5, "rotate").image, make_scene(5, "rotate", world=world).image)
+
+
+def test_a_world_comes_from_a_prior_config_and_bad_ones_are_refused():
+    with open(Path(__file__).resolve().parent.parent / "models" / "toy_prior" / "config.json") as f:
+        assert World.bundled() == World.of(json.load(f))
+    assert World.of({}) == World()  # a config from before worlds: the session-10 prior's world
+    world = World.of({"half_extent": [0.1, 0.2], "world": {"backgrounds": ["flat", "linear"], "kinds": ["rect"]}})
+    assert world == World(half_extent=(0.1, 0.2), backgrounds=("flat", "linear"), kinds=("rect",))
+    assert world.name() != World(half_extent=(0.1, 0.2)).name() == "0.1-0.2"  # scene caches apart
+    with pytest.raises(ValueError, match="world.kinds"):
+        World(kinds=("disc",))  # nothing to rotate
+    with pytest.raises(ValueError, match="world.backgrounds"):
+        World(backgrounds=("checkerboard",))
+    with pytest.raises(ValueError, match="unknown keys"):
+        World.of({"world": {"colours": ["red"]}})
+    with pytest.raises(ValueError, match="unknown background kind"):
+        backgrounds.background(np.random.default_rng(0), 16, 16, kind="checkerboard")

@@ -9,7 +9,7 @@ from PIL import Image
 from harness.client import PromptRejected
 from harness.example_scene import ROTATE, example_scene
 from harness.demo import to_pil
-from proof.scenes import make_scene
+from proof.scenes import World, make_scene
 from harness.graphs import drag_graph, toy_drag_graph
 
 SPEC = {
@@ -162,7 +162,7 @@ def test_spec_that_does_not_fit_the_image_fails_before_any_model_work(comfy_serv
 
 def test_demo_graph_on_the_toy_prior_runs(client):
     # what `make demo` runs by default: the bundled prior through its loader node
-    scene = make_scene(0, "translate")
+    scene = make_scene(0, "translate", world=World.bundled())
     name = client.upload_pil("dragnext_toy_scene.png", to_pil(scene.image))
     spec = scene.spec()
     result = client.run(toy_drag_graph(name, spec, **QUICK))

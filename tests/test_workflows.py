@@ -11,7 +11,7 @@ from PIL import Image
 from dragnext.dragnext_ops.spec import build_spec, parse_spec
 from harness.example_scene import CHECKPOINT, SDXL_CHECKPOINT, SDXL_SIZE, SIZE, TRANSLATE
 from harness.graphs import drag_graph, toy_drag_graph
-from proof.scenes import make_scene
+from proof.scenes import World, make_scene
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "workflows"
 WORKFLOWS = sorted(EXAMPLES.rglob("*.json"))  # SDXL's lie in a subfolder
@@ -22,7 +22,7 @@ TOY = "toy prior"
 PICTURE_SIZE = {CHECKPOINT: SIZE, SDXL_CHECKPOINT: SDXL_SIZE, TOY: 128}
 # The drags each family shows: the toy template is `make demo`'s default edit, scene 0's translate.
 OPERATIONS = {CHECKPOINT: {"translate", "rotate"}, SDXL_CHECKPOINT: {"translate", "rotate"}, TOY: {"translate"}}
-TOY_SCENE = make_scene(0, "translate")
+TOY_SCENE = make_scene(0, "translate", world=World.bundled())
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 

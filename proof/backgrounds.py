@@ -5,7 +5,7 @@ import colorsys
 
 import numpy as np
 
-KINDS = ("linear", "radial", "texture")  # the bundled prior's world draws among these
+KINDS = ("linear", "radial", "texture")  # the default world (scenes.World()) draws among these
 ALL_KINDS = KINDS + ("flat",)
 
 

@@ -132,8 +132,8 @@ BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "models" / "toy_prior"
 @dataclass(frozen=True)
 class World:
     """What a prior's scenes hold: objects' half extent (fraction of the side), the background
-    kinds and object kinds drawn among. The default is the bundled prior's world; a prior's
-    config names its own (`World.of`)."""
+    kinds and object kinds drawn among. The default is the session-10 prior's world (a config
+    without `world`); a prior's config names its own (`World.of`; the bundled one: `World.bundled`)."""
     half_extent: tuple = HALF_EXTENT
     backgrounds: tuple = backgrounds.KINDS
     kinds: tuple = objects.KINDS
@@ -168,7 +168,7 @@ class World:
             return cls.of(json.load(f))
 
     def name(self) -> str:
-        """A short file-name-safe description (the bundled world's is its half extent alone, as before)."""
+        """A short file-name-safe description (the default world's is its half extent alone, as before worlds)."""
         out = "-".join(f"{v:g}" for v in self.half_extent)
         if (self.backgrounds, self.kinds) != (backgrounds.KINDS, objects.KINDS):
             out += "_" + "-".join(self.backgrounds) + "_" + "-".join(self.kinds)
@@ -191,7 +191,7 @@ def _colour_far(colour, others, bg, min_dist=0.3):
 
 def make_scene(seed: int, op_type: str = "translate", size: int = 128, n_objects: int | None = None,
                n_operations: int = 1, max_tries: int = 200, world: World | None = None) -> Scene:
-    """A deterministic scene for `seed` in `world` (default: the bundled prior's): one to three
+    """A deterministic scene for `seed` in `world` (default: `World()`, the session-10 prior's): one to three
     objects, `n_operations` of them dragged by `op_type` (each dragged object on its own, their
     poses never touching others)."""
     if op_type not in OP_TYPES:

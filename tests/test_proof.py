@@ -113,15 +113,15 @@ def test_the_fast_preset_row_runs_the_benchmark_preset_and_inverts_on_its_own_sc
 @pytest.fixture(scope="module")
 def quick_summary(tmp_path_factory):
     """Three translation scenes at the nodes' default settings (a few seconds per edit on
-    this prior), through the nodes: no edit, copy-paste, the default and the setting tuned
-    for this prior."""
+    this prior), through the nodes: no edit, copy-paste, the default, the setting tuned
+    for this prior, and the ground truth through the VAE."""
     from proof.evaluate import evaluate
     from proof.methods import Settings
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("quick_eval")
     summary = evaluate(3, str(out), Settings(), op_types=("translate",),
                        method_names=["no edit", "copy-paste (RegionDrag-like)", "DragNeXt (default)",
-                                     "DragNeXt (lr 0.2)"],
+                                     "DragNeXt (lr 0.2)", "ground truth (VAE round trip)"],
                        sheet_scenes=1, log=lambda *_: None)
     return summary, out
 
@@ -137,6 +137,16 @@ def test_quick_evaluation_writes_its_table_and_the_harness_sees_a_moved_object(q
     # broken harness.
     paste, none = summary["copy-paste (RegionDrag-like)|translate"], summary["no edit|translate"]
     assert paste["iou"] > none["iou"] + 0.1 and paste["dai"] < none["dai"]
+
+
+def test_the_ground_truth_row_is_the_exact_edit_through_the_vae(quick_summary):
+    # The floor under every DAI and the ceiling over every IoU that an edit in this latent
+    # can reach: the decoder's own loss (30 scenes: translate IoU 0.92, DAI 0.00024).
+    summary, _ = quick_summary
+    truth, none = summary["ground truth (VAE round trip)|translate"], summary["no edit|translate"]
+    default = summary["DragNeXt (default)|translate"]
+    assert truth["iou"] > max(0.85, default["iou"]) and truth["dai"] < 0.02 * none["dai"], (truth, default, none)
+    assert truth["psnr_out"] > 35 and truth["seconds"] < default["seconds"]
 
 
 def test_the_default_moves_the_object_towards_its_target(quick_summary):

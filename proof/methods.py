@@ -121,8 +121,8 @@ def copy_paste(s: Settings):
 
 def ground_truth_round_trip(s: Settings):
     """Not an edit: the exact ground truth encoded and decoded by the prior's VAE, no UNet pass.
-    What a perfect edit in this latent would score: the floor under every row's DAI and the
-    ceiling over its IoU (copy-paste's translate DAI lies near it)."""
+    What a perfect edit in this latent would score, the bound the DAI goals are read against
+    (copy-paste's translate DAI lies near it)."""
     def run(model, vae, cond, scene, shared):
         t0 = time.perf_counter()
         with torch.inference_mode():

@@ -140,13 +140,13 @@ def test_quick_evaluation_writes_its_table_and_the_harness_sees_a_moved_object(q
 
 
 def test_the_ground_truth_row_is_the_exact_edit_through_the_vae(quick_summary):
-    # The floor under every DAI and the ceiling over every IoU that an edit in this latent
-    # can reach: the decoder's own loss (30 scenes: translate IoU 0.92, DAI 0.00024).
+    # What a perfect edit in this latent scores, the decoder's own loss: the bound the DAI
+    # goals are read against (30 scenes: translate IoU 0.92, DAI 0.00024).
     summary, _ = quick_summary
     truth, none = summary["ground truth (VAE round trip)|translate"], summary["no edit|translate"]
     default = summary["DragNeXt (default)|translate"]
     assert truth["iou"] > max(0.85, default["iou"]) and truth["dai"] < 0.02 * none["dai"], (truth, default, none)
-    assert truth["psnr_out"] > 35 and truth["seconds"] < default["seconds"]
+    assert truth["psnr_out"] > 35
 
 
 def test_the_default_moves_the_object_towards_its_target(quick_summary):

@@ -119,7 +119,7 @@ def copy_paste(s: Settings):
     return run
 
 
-def ground_truth_round_trip(s: Settings):
+def ground_truth_round_trip():
     """Not an edit: the exact ground truth encoded and decoded by the prior's VAE, no UNet pass.
     What a perfect edit in this latent would score, the bound the DAI goals are read against
     (copy-paste's translate DAI lies near it)."""
@@ -134,9 +134,6 @@ def ground_truth_round_trip(s: Settings):
 # For this prior, whose small UNet's features move less per unit of latent than SD1.5's:
 # a 10x step (same pass counts).
 TUNED = {"lr": 0.2}
-
-
-GROUND_TRUTH = "ground truth (VAE round trip)"
 
 
 def other_method(s: Settings) -> str:
@@ -158,5 +155,5 @@ def all_methods(s: Settings) -> dict:
         "DragNeXt (last up block)": dragnext(s, feature_layers="last_up_block"),
         "DragNeXt (fast preset)": dragnext(preset_settings(s, "fast")),
         "DragNeXt (lr 0.2)": dragnext(s, **TUNED),
-        GROUND_TRUTH: ground_truth_round_trip(s),
+        "ground truth (VAE round trip)": ground_truth_round_trip(),
     }

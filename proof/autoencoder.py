@@ -9,6 +9,8 @@ crops at random pixel offsets). Scaled afterwards so its largest channel has uni
 
     PYTHONPATH=.comfyui:. nice -n 19 .venv/bin/python -m proof.autoencoder --out out/ae [--minutes 10]
     PYTHONPATH=.comfyui:. .venv/bin/python -m proof.autoencoder --whiten out/ae --out out/ae_w   # every channel unit variance
+    PYTHONPATH=.comfyui:. .venv/bin/python -m proof.autoencoder --from-prior models/toy_prior --out out/ae_iso4_dec128
+        # the autoencoder stored in a prior's weights, for training another prior on its latent
 
 Writes OUT/autoencoder.safetensors and OUT/autoencoder.json (architecture, scale, log, and
 the equivariance measured against the PCA patch latent).
@@ -272,6 +274,28 @@ def load(folder: str) -> ConvAutoencoder:
                                  meta.get("filters") or "jet", meta.get("gains"), meta.get("stride", STRIDE))
 
 
+def extract_from_prior(prior_dir: str, folder: str) -> dict:
+    """Write the autoencoder stored with the prior in prior_dir to folder, as a run of this module
+    would (what `load` and a prior config's latent.autoencoder read); returns its autoencoder.json."""
+    import safetensors.torch
+
+    from proof import prior
+    config = prior.load_config(prior_dir)
+    if prior.latent_kind(config) != "conv_ae":
+        raise ValueError(f"{prior_dir}: config.latent.kind is {prior.latent_kind(config)!r}; only a 'conv_ae' prior "
+                         "stores an autoencoder")
+    sd = safetensors.torch.load_file(os.path.join(prior_dir, config["weights"]))
+    ae = prior.autoencoder_from(sd, config)
+    latent = config["latent"]
+    meta = {"latent_channels": ae.latent_channels, "widths": list(ae.widths), "sigma": ae.sigma,
+            "filters": ae.filters, "stride": ae.stride, "gains": latent.get("gains"),
+            "latent_scale": config["latent_scale"], "from_prior": prior_dir}
+    save(ae, folder)
+    with open(os.path.join(folder, "autoencoder.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    return meta
+
+
 def main():
     from proof.pack import host_on_cpu
     host_on_cpu()  # before proof.prior imports the host
@@ -295,12 +319,17 @@ def main():
     ap.add_argument("--half-extent", type=float, nargs=2, default=None,
                     help="training scenes' objects' half extent (fraction of the side; default: scenes.HALF_EXTENT)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--from-prior", metavar="FOLDER", default=None,
+                    help="train nothing: write the autoencoder stored in the prior in FOLDER to OUT")
     ap.add_argument("--whiten", metavar="FOLDER", default=None,
                     help="train nothing: write FOLDER's autoencoder to OUT with per-channel gains that give each latent "
                          "channel unit variance on the first 256 training images (OUT/autoencoder.json: gains, "
                          "latent_scale 1)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.from_prior:
+        print(json.dumps(extract_from_prior(args.from_prior, args.out)))
+        return
     if args.whiten:
         with open(os.path.join(args.whiten, "autoencoder.json")) as f:
             meta = json.load(f)

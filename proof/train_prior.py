@@ -2,7 +2,7 @@
 proof.scenes, reproducible from the seed and config in models/toy_prior/config.json.
 
     PYTHONPATH=.comfyui:. nice -n 10 .venv/bin/python -m proof.train_prior [--out DIR] [--steps N]
-        [--resume] [--until STEP] [--max-minutes M] [--checkpoint-every N]
+        [--resume] [--until STEP] [--max-minutes M] [--checkpoint-every N] [--device cuda] [--workers N]
 
 Writes DIR/toy_prior.safetensors (EMA weights in fp16 plus the fixed context and the latent's
 VAE: config.latent.autoencoder's, or a PCA patch basis fitted first from the same scenes),
@@ -32,11 +32,25 @@ from dragnext_ops.ddim import alphas_from_sigmas  # noqa: E402
 from proof import autoencoder, prior, scenes  # noqa: E402
 
 
-def scene_images(n_scenes: int, seed_base: int, size: int, world: scenes.World | None = None) -> np.ndarray:
+def scene_images(n_scenes: int, seed_base: int, size: int, world: scenes.World | None = None,
+                 workers: int = 1) -> np.ndarray:
     """Original and ground-truth edited images of n_scenes scenes, all operation types,
-    as uint8 (2*n, size, size, 3): edited scenes are scenes too."""
-    out = np.empty((2 * n_scenes, size, size, 3), dtype=np.uint8)
-    for k in range(n_scenes):
+    as uint8 (2*n, size, size, 3): edited scenes are scenes too. `workers` processes render
+    contiguous slices of the scenes; the images are the same for any number of them."""
+    if workers > 1 and n_scenes > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        bounds = np.linspace(0, n_scenes, min(workers, n_scenes) + 1).astype(int)
+        with ProcessPoolExecutor(len(bounds) - 1) as pool:
+            parts = pool.map(_scene_slice, [(a, b, seed_base, size, world) for a, b in zip(bounds[:-1], bounds[1:])])
+            return np.concatenate(list(parts))
+    return _scene_slice((0, n_scenes, seed_base, size, world))
+
+
+def _scene_slice(args) -> np.ndarray:
+    """scene_images' scenes first..end-1 (one worker's share)."""
+    first, end, seed_base, size, world = args
+    out = np.empty((2 * (end - first), size, size, 3), dtype=np.uint8)
+    for i, k in enumerate(range(first, end)):
         for attempt in range(100):  # a seed whose dragged object cannot be placed moves on, deterministically
             try:
                 sc = scenes.make_scene(seed_base + k + attempt * 10 ** 6, scenes.OP_TYPES[k % len(scenes.OP_TYPES)],
@@ -46,20 +60,21 @@ def scene_images(n_scenes: int, seed_base: int, size: int, world: scenes.World |
                 pass
         else:
             raise ValueError(f"no scene of {size}x{size} pixels could be placed (100 seeds tried): use a larger size")
-        out[2 * k] = np.round(sc.image * 255)
-        out[2 * k + 1] = np.round(sc.edited * 255)
+        out[2 * i] = np.round(sc.image * 255)
+        out[2 * i + 1] = np.round(sc.edited * 255)
     return out
 
 
 def cached_scene_images(folder: str, n_scenes: int, seed_base: int, size: int,
-                        world: scenes.World | None = None) -> np.ndarray:
+                        world: scenes.World | None = None, workers: int = 1) -> np.ndarray:
     """scene_images, kept in folder so that a resumed sitting does not render them again
     (minutes on this CPU); the file name holds every argument."""
     world = world or scenes.World()
     path = os.path.join(folder, f"scenes_{n_scenes}_{seed_base}_{size}_{world.name()}.npy")
     if os.path.isfile(path):
         return np.load(path)
-    images = scene_images(n_scenes, seed_base, size, world)
+    images = scene_images(n_scenes, seed_base, size, world, workers)
+
     def save(array, target):
         with open(target, "wb") as f:  # np.save(path) would append ".npy" to the temporary name
             np.save(f, array)
@@ -132,19 +147,20 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def latent_codec(config: dict, data: torch.Tensor):
-    """(encode: [-1, 1] pixels -> unscaled latent, tensors stored with the weights for the
-    VAE, mean abs reconstruction error in [0, 1]) for the config's latent: the PCA patch
-    basis fitted on the training images, or the autoencoder of config.latent.autoencoder."""
+    """(encode: [-1, 1] pixels -> unscaled latent, on data's device, tensors stored with the
+    weights for the VAE, mean abs reconstruction error in [0, 1]) for the config's latent: the
+    PCA patch basis fitted on the training images, or the autoencoder of config.latent.autoencoder."""
     sample = to_pixels(data[:64])
     if prior.latent_kind(config) == "conv_ae":
         ae = prior.load_autoencoder(config)
-        encode, decode = ae.encode, ae.decode
         stored = autoencoder.state_dict_for_prior(ae)
+        ae.to(data.device)
+        encode, decode = ae.encode, ae.decode
     else:
-        fit_on = data[: config["train"].get("basis_images", 1024)]
+        fit_on = data[: config["train"].get("basis_images", 1024)].cpu()
         basis = prior.fit_basis(fit_on.permute(0, 3, 1, 2).double() / 127.5 - 1)
-        encode, decode = (lambda x: prior.encode_patches(x, basis)), (lambda z: prior.decode_patches(z, basis))
         stored = {k: v.contiguous() for k, v in basis.items()}
+        encode, decode = (lambda x: prior.encode_patches(x, basis)), (lambda z: prior.decode_patches(z, basis))
     with torch.no_grad():
         rec_err = float((decode(encode(sample)) - sample).abs().mean() / 2)
     print(f"{prior.latent_kind(config)} latent: mean abs reconstruction error {rec_err:.4f} (of [0, 1])", flush=True)
@@ -170,13 +186,22 @@ def _save_atomically(obj, path: str, save):
 
 
 def train(config: dict, out_dir: str, steps: int | None = None, log_every: int = 50, resume: bool = False,
-          until: int | None = None, max_seconds: float | None = None, checkpoint_every: int = 500) -> dict:
+          until: int | None = None, max_seconds: float | None = None, checkpoint_every: int = 500,
+          device: str = "cpu", workers: int = 1) -> dict:
     """Train (or, with `resume`, continue from out_dir's checkpoint when there is one) up to
     `steps` (default: the config's), stopping early at step `until` or after `max_seconds`
     of this sitting. Every `checkpoint_every` steps and at the end, out_dir gets the
     checkpoint (weights, optimizer, EMA, step, data position, RNG), the EMA weights and
     train_log.json (steps and total wall time over every sitting). A resumed run equals an
-    uninterrupted one bit for bit."""
+    uninterrupted one bit for bit.
+
+    `device` "cuda" trains there, the UNet's forward in bfloat16 autocast (the latent, the loss
+    and the weights stay float32); every random draw still comes from the CPU generator, so the
+    data, poses and noise are the CPU run's. `workers` processes render the training scenes."""
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise ValueError("device: cuda asked for, but torch sees no CUDA device; train with --device cpu")
     tc = dict(config["train"])
     if steps is not None:
         tc["steps"] = steps
@@ -191,28 +216,31 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     scale = float(config["latent_scale"])
     os.makedirs(out_dir, exist_ok=True)
     ckpt_path = os.path.join(out_dir, CHECKPOINT)
-    state = torch.load(ckpt_path, weights_only=False) if resume and os.path.isfile(ckpt_path) else None
+    state = torch.load(ckpt_path, weights_only=False, map_location="cpu") if resume and os.path.isfile(ckpt_path) else None
     if state is not None:
         check_resumable(state["config"], config)
 
     t0 = time.time()
     data = torch.from_numpy(cached_scene_images(out_dir, tc["n_scenes"], tc["scene_seed_base"], size,
-                                                scenes.World.of(config)))
+                                                scenes.World.of(config), workers)).to(device)
     print(f"generated {len(data)} images in {time.time() - t0:.0f}s; pixel std {data.float().div(127.5).std():.3f}",
           flush=True)
 
     encode, stored, rec_err = latent_codec(config, data)
     model = prior.build_base_model(config, init_seed=tc["seed"])
-    net = model.diffusion_model
+    net = model.diffusion_model.to(device)
     net.train()
-    alphas = alphas_from_sigmas(model.model_sampling.sigmas).to(torch.float32)  # the host's SD1 schedule
-    context = torch.randn((1, 77, int(config["unet"]["context_dim"])), generator=gen)
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    alphas = alphas_from_sigmas(model.model_sampling.sigmas).to(device, torch.float32)  # the host's SD1 schedule
+    context = torch.randn((1, 77, int(config["unet"]["context_dim"])), generator=gen).to(device)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
     opt = torch.optim.AdamW(net.parameters(), lr=tc["lr"], weight_decay=0.0)
     first, log, running, wall_before, sittings = 0, [], 0.0, 0.0, []
     if state is not None:
         net.load_state_dict(state["net"])
-        ema = state["ema"]
+        ema = {k: v.to(device) for k, v in state["ema"].items()}
         opt.load_state_dict(state["opt"])
         gen.set_state(state["generator"])  # the data position: batches, poses, noise
         torch.set_rng_state(state["torch_rng"])
@@ -223,13 +251,14 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
 
     def save(step: int):
         wall = round(wall_before + time.time() - t0, 1)
-        done = sittings + [{"from_step": first, "to_step": step, "seconds": round(time.time() - t0, 1)}]
+        done = sittings + [{"from_step": first, "to_step": step, "seconds": round(time.time() - t0, 1),
+                            "device": device.type}]
         _save_atomically({"config": config, "step": step, "net": net.state_dict(), "ema": ema,
                           "opt": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                          "log": log, "running": running, "wall_seconds": wall, "sittings": done},
+                          "log": log, "running": float(running), "wall_seconds": wall, "sittings": done},
                          ckpt_path, torch.save)
-        weights = {k: v.to(torch.float16).contiguous() for k, v in ema.items()}
-        weights[prior.CONTEXT_KEY] = context.to(torch.float16)
+        weights = {k: v.to("cpu", torch.float16).contiguous() for k, v in ema.items()}
+        weights[prior.CONTEXT_KEY] = context.to("cpu", torch.float16)
         weights.update(stored)  # float32: the VAE's exactness depends on it
         _save_atomically(weights, os.path.join(out_dir, config["weights"]), safetensors.torch.save_file)
         with open(os.path.join(out_dir, "config.json"), "w") as f:
@@ -240,15 +269,18 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
             json.dump(summary, f, indent=1)
         return summary
 
+    ema_keys = [k for k, v in net.state_dict().items() if v.dtype.is_floating_point]
+    ema_floats = [ema[k] for k in ema_keys]
+    running = torch.tensor(running, dtype=torch.float64, device=device)  # summed on the device: no sync a step
     done = first
-    for step in range(first, last):
-        idx = torch.randint(0, len(data), (tc["batch"],), generator=gen)
+    for step in range(first, last):  # draws copied without a sync, so the CPU can queue steps ahead of the GPU
+        idx = torch.randint(0, len(data), (tc["batch"],), generator=gen).to(device, non_blocking=True)
         imgs = to_pixels(data[idx])
         imgs = dihedral(imgs, int(torch.randint(0, 8, (1,), generator=gen)))
         with torch.no_grad():
             x0 = encode(imgs) * scale
-        t = torch.randint(0, len(alphas), (tc["batch"],), generator=gen)
-        eps = torch.randn(x0.shape, generator=gen)
+        t = torch.randint(0, len(alphas), (tc["batch"],), generator=gen).to(device, non_blocking=True)
+        eps = torch.randn(x0.shape, generator=gen).to(device, non_blocking=True)
         if equi:  # the second half of the batch is the first half's latents and noise rolled by whole cells
             half = tc["batch"] // 2
             dy, dx = draw_roll(gen, int(equi["max_cells"]))
@@ -256,7 +288,8 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
                                      else v[:half]]) for v in (x0, eps, t))
         a = alphas[t].view(-1, 1, 1, 1)
         zt = a.sqrt() * x0 + (1 - a).sqrt() * eps
-        pred = net(zt, timesteps=t.float(), context=context.expand(tc["batch"], -1, -1))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            pred = net(zt, timesteps=t.float(), context=context.expand(tc["batch"], -1, -1)).float()
         weight = snr_weight(a.flatten(), tc.get("min_snr_gamma"))
         loss = (weight * (pred - eps).pow(2).mean((1, 2, 3))).mean()
         if equi:
@@ -270,14 +303,19 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         opt.step()
         decay = min(tc["ema"], (1 + step) / (10 + step))
         with torch.no_grad():
-            for k, v in net.state_dict().items():
-                ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay) if v.dtype.is_floating_point else ema[k].copy_(v)
-        running += loss.item()
+            current = net.state_dict()
+            torch._foreach_mul_(ema_floats, decay)
+            torch._foreach_add_(ema_floats, [current[k].detach() for k in ema_keys], alpha=1 - decay)
+            for k, v in current.items():
+                if not v.dtype.is_floating_point:
+                    ema[k].copy_(v)
+        running += loss.detach()
         if (step + 1) % log_every == 0:
-            entry = {"step": step + 1, "loss": running / log_every, "seconds": round(wall_before + time.time() - t0, 1)}
+            entry = {"step": step + 1, "loss": float(running) / log_every,
+                     "seconds": round(wall_before + time.time() - t0, 1)}
             log.append(entry)
             print(json.dumps(entry), flush=True)
-            running = 0.0
+            running.zero_()
         done = step + 1
         if max_seconds is not None and time.time() - t0 > max_seconds:
             break
@@ -296,12 +334,16 @@ def main():
     ap.add_argument("--until", type=int, default=None, help="end this sitting at this step (with a checkpoint)")
     ap.add_argument("--max-minutes", type=float, default=None, help="end this sitting after this long")
     ap.add_argument("--checkpoint-every", type=int, default=500)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (bfloat16 autocast; scripts/device_train_prior.sh)")
+    ap.add_argument("--workers", type=int, default=1, help="processes that render the training scenes")
+    ap.add_argument("--log-every", type=int, default=50, help="steps between the log's entries")
     args = ap.parse_args()
     with open(args.config) as f:
         config = json.load(f)
     summary = train(config, args.out, steps=args.steps, resume=args.resume, until=args.until,
                     max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
-                    checkpoint_every=args.checkpoint_every)
+                    checkpoint_every=args.checkpoint_every, device=args.device, workers=args.workers,
+                    log_every=args.log_every)
     print(f"step {summary['steps']} of {summary['train']['steps']}, {summary['seconds']}s of training in all -> "
           f"{args.out}")
 

@@ -216,3 +216,27 @@ def test_a_stride_4_prior_serves_a_quarter_size_latent_that_the_nodes_edit(image
     config["latent"] = {"kind": "patch_pca", "stride": 4}
     with pytest.raises(ValueError, match="config.latent.stride"):
         prior.latent_stride(config)
+
+
+def test_a_priors_stored_autoencoder_is_written_out_as_the_one_it_serves(images, tmp_path):
+    """`proof.autoencoder --from-prior`: the decoder a new prior trains on comes out of the bundled
+    weights (out/ does not outlive a session), and is the very autoencoder the prior's VAE runs."""
+    meta = autoencoder.extract_from_prior(prior.DEFAULT_DIR, str(tmp_path / "ae"))
+    config = prior.load_config()
+    assert meta["widths"] == config["latent"]["widths"] and meta["sigma"] == config["latent"]["sigma"]
+    written = autoencoder.load(str(tmp_path / "ae"))
+    _, vae, _ = prior.load_prior()
+    with torch.no_grad():
+        z = written.encode(images)
+        assert torch.equal(z, vae.first_stage_model.encode(images))
+        assert torch.equal(written.decode(z), vae.first_stage_model.decode(z))
+
+
+def test_a_prior_without_an_autoencoder_is_refused_before_its_weights_are_read(tmp_path):
+    config = prior.load_config()
+    config["latent"] = {"kind": "patch_pca"}
+    config["weights"] = "missing.safetensors"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="only a 'conv_ae' prior stores an autoencoder"):
+        autoencoder.extract_from_prior(str(tmp_path), str(tmp_path / "ae"))
+    assert not (tmp_path / "ae").exists()

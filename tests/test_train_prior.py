@@ -39,7 +39,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tiny_config, tmp_path):
 
     log = json.loads((tmp_path / "b" / "train_log.json").read_text())
     assert log["steps"] == 4
-    assert [(s["from_step"], s["to_step"]) for s in log["sittings"]] == [(0, 2), (2, 4)]
+    assert [(s["from_step"], s["to_step"], s["device"]) for s in log["sittings"]] == [(0, 2, "cpu"), (2, 4, "cpu")]
     assert log["seconds"] >= sum(s["seconds"] for s in log["sittings"]) - 0.2
     assert prior.load_config(str(tmp_path / "b"))["train"]["steps"] == 4  # the folder is a loadable prior
     prior.load_prior(str(tmp_path / "b"))
@@ -60,6 +60,13 @@ def test_a_checkpoint_refuses_another_run_but_may_grow_its_steps(tiny_config, tm
     changed["train"]["lr"] = 0.5
     with pytest.raises(ValueError, match=r"config\.train: differs from the checkpoint"):
         train(changed, str(tmp_path), steps=4, resume=True)
+
+
+def test_cuda_asked_for_without_one_is_refused_before_any_scene_or_model_work(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device: cuda asked for"):
+        train(tiny_config, str(tmp_path / "run"), steps=2, device="cuda")
+    assert not (tmp_path / "run").exists()
 
 
 def test_interior_cells_keep_clear_of_the_borders_and_the_seam():

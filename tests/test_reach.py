@@ -46,7 +46,7 @@ def test_through_the_host_the_truth_trajectory_is_the_nodes_original_and_a_tiny_
     torch.set_num_threads(1)
     model, vae, cond = prior.load_prior()
     settings = M.Settings.quick()
-    scene = scenes.make_scene(502000, "translate")
+    scene = scenes.make_scene(502000, "translate", world=scenes.World.bundled())  # a scene of the prior's own world
     inv, drag, _ = M._inversion(model, vae, cond, scene, settings, {})
     edit = M._out(M.node_classes()["DragNeXtPBSI"].execute(
         model, inv, drag, cond, pbsi_timesteps=settings.pbsi_timesteps, iterations=1, lr=0.02, mask_weight=0.2))

@@ -269,8 +269,9 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
             json.dump(summary, f, indent=1)
         return summary
 
-    ema_keys = [k for k, v in net.state_dict().items() if v.dtype.is_floating_point]
-    ema_floats = [ema[k] for k in ema_keys]
+    live = net.state_dict()  # detached aliases of the weights, which the optimizer updates in place
+    ema_floats, live_floats = zip(*[(ema[k], v) for k, v in live.items() if v.dtype.is_floating_point])
+    ema_others = [(ema[k], v) for k, v in live.items() if not v.dtype.is_floating_point]
     running = torch.tensor(running, dtype=torch.float64, device=device)  # summed on the device: no sync a step
     done = first
     for step in range(first, last):  # draws copied without a sync, so the CPU can queue steps ahead of the GPU
@@ -303,12 +304,10 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         opt.step()
         decay = min(tc["ema"], (1 + step) / (10 + step))
         with torch.no_grad():
-            current = net.state_dict()
             torch._foreach_mul_(ema_floats, decay)
-            torch._foreach_add_(ema_floats, [current[k].detach() for k in ema_keys], alpha=1 - decay)
-            for k, v in current.items():
-                if not v.dtype.is_floating_point:
-                    ema[k].copy_(v)
+            torch._foreach_add_(ema_floats, live_floats, alpha=1 - decay)
+            for e, v in ema_others:
+                e.copy_(v)
         running += loss.detach()
         if (step + 1) % log_every == 0:
             entry = {"step": step + 1, "loss": float(running) / log_every,

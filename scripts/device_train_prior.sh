@@ -50,8 +50,8 @@ EOF
 )
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 
-names=() dirs=()
-for c in "$@"; do names+=("gpu_$(basename "$c" .json)"); dirs+=("$WORK/gpu_$(basename "$c" .json)"); done
+dirs=()
+for c in "$@"; do dirs+=("$WORK/gpu_$(basename "$c" .json)"); done
 train() {  # config, folder, train_prior arguments
   local c=$1 d=$2; shift 2
   $PY -m proof.train_prior --config "$c" --out "$d" --device "$DEVICE" --log-every "$LOG_EVERY" \
@@ -91,8 +91,8 @@ done
 wait "${pids[@]}" || true  # a failed run must not cost the others their weights
 
 # 4. Back to the caller.
-for i in "${!dirs[@]}"; do
-  d=${dirs[i]} n=${names[i]}
+for d in "${dirs[@]}"; do
+  n=$(basename "$d")
   { split -n 2 -d -a 1 "$d/toy_prior.safetensors" "$out/$n.safetensors.part" &&
     tar -cf "$out/$n.meta.tar" -C "$d" config.json train_log.json; } || echo "== $n: no weights to bring back"
 done

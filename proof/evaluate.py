@@ -5,7 +5,7 @@
 Every method runs through the pack's nodes on the host with the committed toy prior
 (nodes/prior_loader.py). Writes OUT/results.md (per method and operation: IoU, DAI,
 PSNR/SSIM outside the editable mask, L1 in the handle and target regions, seconds per
-edit), OUT/results.json (every scene's figures) and OUT/contact_sheet.png.
+edit; then IoU and DAI by the dragged object's kind), OUT/results.json (every scene's figures) and OUT/contact_sheet.png.
 Evaluation seeds start at 0; the prior was trained on seeds from 1,000,000 on.
 """
 import argparse
@@ -50,6 +50,9 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
     prior_id = os.path.realpath(prior_dir or prior.DEFAULT_DIR)
     rows = previous_rows(out_dir, settings, prior_id, first_seed) if resume else []
     world = World.of(prior.load_config(prior_dir or prior.DEFAULT_DIR))
+    for r in rows:  # rows written before they recorded the dragged object's kind
+        if "object" not in r:
+            r["object"] = dragged_kind(make_scene(r["seed"], r["op"], world=world))
     torch.manual_seed(0)
     model, vae, cond = load_toy_prior(prior_dir)
     methods = M.all_methods(settings)
@@ -74,7 +77,8 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
             shared, outputs = {}, {}
             for name, run in todo.items():
                 edited, seconds = run(model, vae, cond, scene, shared)
-                row = {"method": name, "op": op_type, "seed": seed, "seconds": seconds, "prior": prior_id}
+                row = {"method": name, "op": op_type, "seed": seed, "object": dragged_kind(scene), "seconds": seconds,
+                       "prior": prior_id}
                 row.update(scene_metrics(scene, edited, colour_tolerance))
                 rows.append(row)
                 outputs[name] = edited
@@ -87,6 +91,11 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
             contact_sheet(sheet, list(methods), sheet_path)
     summary = write_results(out_dir, rows, names, ops, n_scenes, settings, first_seed)
     return summary
+
+
+def dragged_kind(scene) -> str:
+    """The world kind (disc, rect, triangle, ...) of the scene's dragged objects, joined by + if several."""
+    return "+".join(sorted({scene.objects[op["object"]]["kind"] for op in scene.operations}))
 
 
 def previous_rows(out_dir: str, settings: M.Settings, prior_id: str, first_seed: int) -> list:
@@ -112,13 +121,14 @@ def previous_rows(out_dir: str, settings: M.Settings, prior_id: str, first_seed:
 
 def write_results(out_dir, rows, method_names, op_types, n_scenes, settings, first_seed: int = 0) -> dict:
     """(Re)write results.json and results.md for the scenes so far."""
-    summary = summarise(rows, method_names, op_types)
+    summary, kinds = summarise(rows, method_names, op_types), by_object(rows, method_names, op_types)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"settings": settings.__dict__, "first_seed": first_seed, "n_scenes": n_scenes, "rows": rows,
-                   "summary": summary}, f, indent=1)
+                   "summary": summary, "by_object": kinds}, f, indent=1)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
-        f.write(markdown(summary, method_names, op_types, n_scenes, settings))
+        f.write(markdown(summary, method_names, op_types, n_scenes, settings)
+                + markdown_by_object(kinds))
     return summary
 
 
@@ -131,6 +141,29 @@ def summarise(rows, method_names, op_types) -> dict:
                 out[f"{m}|{op}"] = {k: float(np.mean([min(r[k], 100.0) for r in sel])) for k in METRICS}
                 out[f"{m}|{op}"]["n"] = len(sel)
     return out
+
+
+def by_object(rows, method_names, op_types) -> dict:
+    """"method|operation|kind" -> mean IoU and DAI, and n, over the scenes whose dragged object is of
+    that kind: which shapes an edit fails on."""
+    out = {}
+    for m in method_names:
+        for op in op_types:
+            sel = [r for r in rows if r["method"] == m and r["op"] == op]
+            for kind in sorted({r["object"] for r in sel}):
+                of = [r for r in sel if r["object"] == kind]
+                out[f"{m}|{op}|{kind}"] = {"iou": float(np.mean([r["iou"] for r in of])),
+                                           "dai": float(np.mean([r["dai"] for r in of])), "n": len(of)}
+    return out
+
+
+def markdown_by_object(table: dict) -> str:
+    lines = ["", "## By the dragged object's kind", "", "| method | operation | object | scenes | IoU | DAI |",
+             "|---|---|---|---|---|---|"]
+    for key, s in table.items():
+        m, op, kind = key.split("|")
+        lines.append(f"| {m} | {op} | {kind} | {s['n']} | {s['iou']:.3f} | {s['dai']:.5f} |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(summary, method_names, op_types, n_scenes, settings) -> str:

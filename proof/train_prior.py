@@ -13,8 +13,15 @@ continues (the same command again: many hours of training in several sittings).
 each batch is the other half's latents and noise rolled by whole latent cells, and the eps predicted
 for a rolled latent is pulled towards the rolled prediction away from the borders and the seam
 (PBSI compares features of a moved object; a UNet whose stride-2 stages alias does not move them).
+
+`train.init` ({"prior": folder, "sha256": of its weights file}) starts the UNet and its EMA from a
+trained prior's weights instead of random ones (a fresh optimizer, the config's own warmup and
+cosine): training that goes on across sessions whose optimizer state cannot travel (a lent GPU's).
+The parent must have this config's UNet, latent, latent scale and image size; its fixed context
+is kept. The run is reproducible from the parent's weights, which the hash pins.
 """
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -179,6 +186,47 @@ def check_resumable(saved: dict, config: dict):
                              f"resume with the config it was started with, or train into a new --out folder")
 
 
+INIT_MUST_MATCH = ("unet", "latent_scale", "image_size")
+
+
+def file_sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def warm_start(config: dict) -> tuple:
+    """(UNet state dict, context), float32, of the prior config.train.init names, checked against
+    config before any scene is rendered: its hash, UNet, latent scale, image size and latent (the
+    decoder's and encoder's tensors themselves, not only their folder's name)."""
+    init = config["train"]["init"]
+    if not isinstance(init, dict) or set(init) != {"prior", "sha256"}:
+        raise ValueError(f"config.train.init: expected {{\"prior\": folder, \"sha256\": hex}}, got {init!r}")
+    if prior.latent_kind(config) != "conv_ae":
+        raise ValueError("config.train.init: a warm start needs a conv_ae latent (a PCA basis is fitted per run)")
+    folder = init["prior"]
+    parent = prior.load_config(folder)
+    path = os.path.join(folder, parent["weights"])
+    digest = file_sha256(path)
+    if digest != init["sha256"]:
+        raise ValueError(f"config.train.init.sha256: {path} hashes to {digest}, not {init['sha256']}; the run "
+                         "continues those exact weights: restore them (git show COMMIT:PATH, proof/README.md "
+                         "names the commit) and point init.prior at their folder")
+    for key in INIT_MUST_MATCH:
+        if parent.get(key) != config.get(key):
+            raise ValueError(f"config.{key}: {config.get(key)!r} differs from the parent's ({parent.get(key)!r} in "
+                             f"{folder}); a warm start keeps the parent's network and latent")
+    sd = safetensors.torch.load_file(path)
+    context = sd.pop(prior.CONTEXT_KEY).float()
+    parent_ae = prior.autoencoder_from(sd, parent)  # removes the latent's entries: what is left is the UNet
+    own = autoencoder.state_dict_for_prior(prior.load_autoencoder(config))
+    theirs = autoencoder.state_dict_for_prior(parent_ae)
+    if own.keys() != theirs.keys() or any(not torch.equal(own[k], theirs[k]) for k in own):
+        raise ValueError(f"config.latent: the autoencoder in {config['latent']['autoencoder']} is not the one in "
+                         f"{path}; a warm start trains on the parent's latent (proof.autoencoder --from-prior "
+                         f"{folder} writes it out)")
+    return {k: v.float() for k, v in sd.items()}, context
+
+
 def _save_atomically(obj, path: str, save):
     tmp = path + ".tmp"
     save(obj, tmp)
@@ -214,11 +262,12 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     gen = torch.Generator().manual_seed(tc["seed"])
     size = int(config["image_size"])
     scale = float(config["latent_scale"])
-    os.makedirs(out_dir, exist_ok=True)
     ckpt_path = os.path.join(out_dir, CHECKPOINT)
     state = torch.load(ckpt_path, weights_only=False, map_location="cpu") if resume and os.path.isfile(ckpt_path) else None
     if state is not None:
         check_resumable(state["config"], config)
+    parent = warm_start(config) if state is None and tc.get("init") is not None else None
+    os.makedirs(out_dir, exist_ok=True)
 
     t0 = time.time()
     data = torch.from_numpy(cached_scene_images(out_dir, tc["n_scenes"], tc["scene_seed_base"], size,
@@ -235,6 +284,10 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         torch.backends.cudnn.benchmark = True
     alphas = alphas_from_sigmas(model.model_sampling.sigmas).to(device, torch.float32)  # the host's SD1 schedule
     context = torch.randn((1, 77, int(config["unet"]["context_dim"])), generator=gen).to(device)
+    if parent is not None:  # drawn all the same: the data stream is a cold start's
+        net.load_state_dict(parent[0], strict=True)
+        context = parent[1].to(device)
+        print(f"warm start from {tc['init']['prior']} (sha256 {tc['init']['sha256'][:12]})", flush=True)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
     opt = torch.optim.AdamW(net.parameters(), lr=tc["lr"], weight_decay=0.0)
     first, log, running, wall_before, sittings = 0, [], 0.0, 0.0, []

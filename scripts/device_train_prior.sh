@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Train toy priors on a lent GPU within one device command and bring their weights back.
 # The device machine's python3 holds a CUDA torch; the host travels as `.comfyui`:
-#   run(command="bash scripts/device_train_prior.sh 560 proof/configs/prior_gpu.json proof/configs/prior_gpu_nosnr.json",
-#       carry=[".comfyui"], timeout_s=600)
+#   run(command="bash scripts/device_train_prior.sh 560 proof/configs/prior_gpu_more.json", carry=[".comfyui"], timeout_s=600)
 # The first argument is the seconds this script may take in all (on an H200, session 19: 90 s of it
 # render 30,000 scenes on 16 cores, then two 96-channel runs at batch 256 share the GPU at 0.09 s a
 # step each). The configs, trained side by side, must share their scenes and decoder. The steps are
@@ -34,12 +33,17 @@ exec > >(tee "$out/device.log") 2>&1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || true
 # Before any model work: the probe lies in every run's warmup, the runs share their scenes and decoder.
 ae=$($PY - "$PROBE" "$@" <<'EOF'
-import json, sys
+import hashlib, json, os, sys
 probe, configs = int(sys.argv[1]), {c: json.load(open(c)) for c in sys.argv[2:]}
 for c, cfg in configs.items():
     if cfg["train"]["warmup"] < probe:
         sys.exit(f"{c}: train.warmup {cfg['train']['warmup']} is under the {probe} steps run before the total is "
                  "known; raise it or lower PROBE")
+    init = cfg["train"].get("init")
+    if init:  # a warm start's parent must be the one it names (proof.train_prior checks the rest)
+        path = os.path.join(init["prior"], json.load(open(os.path.join(init["prior"], "config.json")))["weights"])
+        if hashlib.file_digest(open(path, "rb"), "sha256").hexdigest() != init["sha256"]:
+            sys.exit(f"{c}: train.init.sha256 is not the hash of {path}: the run would not continue those weights")
 shared = {c: (cfg["train"]["n_scenes"], cfg["train"]["scene_seed_base"], cfg.get("world"), cfg.get("half_extent"),
               cfg["latent"].get("autoencoder")) for c, cfg in configs.items()}
 if len(set(map(json.dumps, shared.values()))) > 1:

@@ -63,6 +63,7 @@ def test_the_dry_run_trains_side_by_side_and_its_split_weights_join_into_priors(
 @pytest.mark.parametrize("change, message", [
     ({"warmup": PROBE - 1}, "is under the 20 steps run before the total is known"),
     ({"n_scenes": 4}, "the configs differ in their scenes or decoder"),
+    ({"init": {"prior": "models/toy_prior", "sha256": "0" * 64}}, "train.init.sha256 is not the hash of"),
 ])
 def test_configs_the_script_cannot_train_are_refused_before_any_model_work(tmp_path, change, message):
     a, _ = tiny_configs(tmp_path)

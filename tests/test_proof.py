@@ -128,7 +128,8 @@ def quick_summary(tmp_path_factory):
 
 def test_quick_evaluation_writes_its_table_and_the_harness_sees_a_moved_object(quick_summary):
     summary, out = quick_summary
-    assert (out / "results.md").read_text().count("| DragNeXt (default) |") == 2
+    assert (out / "results.md").read_text().count("| DragNeXt (default) | translate | 3 |") == 1
+    assert (out / "results.md").read_text().count("| DragNeXt (default) | all | 3 |") == 1
     assert (out / "contact_sheet.png").stat().st_size > 0
     for row in summary.values():
         assert all(np.isfinite(v) for v in row.values())
@@ -137,6 +138,13 @@ def test_quick_evaluation_writes_its_table_and_the_harness_sees_a_moved_object(q
     # broken harness.
     paste, none = summary["copy-paste (RegionDrag-like)|translate"], summary["no edit|translate"]
     assert paste["iou"] > none["iou"] + 0.1 and paste["dai"] < none["dai"]
+    # the same figures split by the dragged object's kind: the kinds' scenes add up to the operation's
+    saved = json.loads((out / "results.json").read_text())
+    kinds = {k: v for k, v in saved["by_object"].items() if k.startswith("DragNeXt (default)|translate|")}
+    rows = [r for r in saved["rows"] if r["method"] == "DragNeXt (default)"]
+    assert sum(v["n"] for v in kinds.values()) == 3 and {k.split("|")[2] for k in kinds} == {r["object"] for r in rows}
+    assert np.isclose(sum(v["iou"] * v["n"] for v in kinds.values()) / 3, summary["DragNeXt (default)|translate"]["iou"])
+    assert "## By the dragged object's kind" in (out / "results.md").read_text()
 
 
 def test_the_ground_truth_row_is_the_exact_edit_through_the_vae(quick_summary):
@@ -174,7 +182,10 @@ def test_a_resumed_evaluation_runs_only_what_is_missing_and_refuses_other_settin
     quick, logged = Settings.quick(), []
     evaluate(1, str(tmp_path), quick, op_types=("translate",), method_names=["no edit"], sheet_scenes=1,
              log=lambda *_: None)
-    first = json.loads((tmp_path / "results.json").read_text())["rows"]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    first = json.loads(json.dumps(saved["rows"]))
+    del saved["rows"][0]["object"]  # as results written before rows recorded it: filled in again
+    (tmp_path / "results.json").write_text(json.dumps(saved))
     sheet = (tmp_path / "contact_sheet.png").read_bytes()
     summary = evaluate(2, str(tmp_path), quick, op_types=("translate",), sheet_scenes=1, resume=True,
                        method_names=["no edit", "copy-paste (RegionDrag-like)"], log=logged.append)

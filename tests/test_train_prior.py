@@ -1,7 +1,8 @@
 """Resumable prior training: N steps straight equal N/2, a resume and N/2 more, bit for bit
 (weights, EMA, optimizer, losses); train_log.json adds up the sittings; a checkpoint only
-continues the run it came from."""
+continues the run it came from; a warm start continues a trained prior."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from proof.pack import host_on_cpu
 host_on_cpu()
 
 from proof import prior  # noqa: E402
-from proof.train_prior import CHECKPOINT, equivariance_penalty, interior_cells, train  # noqa: E402
+from proof.train_prior import CHECKPOINT, equivariance_penalty, file_sha256, interior_cells, train  # noqa: E402
 
 
 @pytest.fixture
@@ -105,3 +106,72 @@ def test_the_equivariance_term_trains_and_is_checked_before_any_model_work(tiny_
     with pytest.raises(ValueError, match=r"config\.train\.equivariance: needs an even batch"):
         train(odd, str(tmp_path / "odd"), steps=1)
     assert not (tmp_path / "odd").exists()  # refused before the folder, the scenes or the UNet
+
+
+def _parent(tiny_config, tmp_path):
+    """A trained tiny prior and a config that continues it (train.init pinned by its hash)."""
+    train(tiny_config, str(tmp_path / "parent"), steps=2, log_every=1)
+    child = json.loads(json.dumps(tiny_config))
+    weights = tmp_path / "parent" / tiny_config["weights"]
+    child["train"]["init"] = {"prior": str(tmp_path / "parent"), "sha256": file_sha256(str(weights))}
+    return child, load_file(str(weights))
+
+
+def test_a_warm_start_begins_at_the_parents_weights_and_context(tiny_config, tmp_path):
+    child, parent = _parent(tiny_config, tmp_path)
+    child["train"]["lr"] = 0.0  # no step moves the weights: the EMA stays the parent's
+    train(child, str(tmp_path / "child"), steps=2, log_every=1)
+    got = load_file(str(tmp_path / "child" / tiny_config["weights"]))
+    assert got.keys() == parent.keys() and all(torch.equal(got[k], parent[k]) for k in parent)
+    cold = json.loads(json.dumps(child))
+    del cold["train"]["init"]  # the same run from random weights ends elsewhere: the equality above is the init's
+    train(cold, str(tmp_path / "cold"), steps=2, log_every=1)
+    cold_w = load_file(str(tmp_path / "cold" / tiny_config["weights"]))
+    assert not torch.equal(cold_w["input_blocks.0.0.weight"], parent["input_blocks.0.0.weight"])
+
+    child["train"]["lr"] = tiny_config["train"]["lr"]  # it trains on, and a checkpoint resumes it, not the parent
+    train(child, str(tmp_path / "grow"), steps=2, log_every=1, until=1)
+    resumed = train(child, str(tmp_path / "grow"), steps=2, log_every=1, resume=True)
+    assert resumed["train"]["init"] == child["train"]["init"] and resumed["steps"] == 2
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["train"]["init"].update(sha256="0" * 64), r"config\.train\.init\.sha256: .* hashes to"),
+    (lambda c: c.update(latent_scale=1.0), r"config\.latent_scale: 1\.0 differs from the parent's"),
+    (lambda c: c["unet"].update(model_channels=32), r"config\.unet: .* differs from the parent's"),
+    (lambda c: c["train"].update(init="models/toy_prior"), r"config\.train\.init: expected"),
+])
+def test_a_warm_start_from_the_wrong_parent_is_refused_before_any_work(tiny_config, tmp_path, change, message):
+    child, _ = _parent(tiny_config, tmp_path)
+    change(child)
+    with pytest.raises(ValueError, match=message):
+        train(child, str(tmp_path / "child"), steps=1)
+    assert not (tmp_path / "child").exists()
+
+
+def test_a_warm_start_on_another_decoder_is_refused(tiny_config, tmp_path):
+    from proof import autoencoder
+    child, _ = _parent(tiny_config, tmp_path)
+    latent = child["latent"]
+    torch.manual_seed(1)
+    other = autoencoder.ConvAutoencoder(prior.LATENT_CHANNELS, latent["widths"], latent["sigma"], latent["filters"])
+    latent["autoencoder"] = autoencoder.save(other, str(tmp_path / "other_ae"))
+    with pytest.raises(ValueError, match=r"config\.latent: the autoencoder in .* is not the one in"):
+        train(child, str(tmp_path / "child"), steps=1)
+
+
+def test_the_committed_continuation_config_continues_the_bundled_prior(tmp_path):
+    """proof/configs/prior_gpu_more.json (the next GPU run's) names the bundled weights by their hash
+    (bundling others leaves it pointing at a parent that is gone, and this fails until it is updated):
+    its first steps' loss is the trained prior's, a cold start's is the untrained network's."""
+    from proof import autoencoder
+    config = json.loads((Path(prior.DEFAULT_DIR).parent.parent / "proof" / "configs" / "prior_gpu_more.json").read_text())
+    bundled = prior.load_config()
+    assert config["train"]["scene_seed_base"] >= bundled["train"]["scene_seed_base"] + bundled["train"]["n_scenes"]
+    config["latent"]["autoencoder"] = str(tmp_path / "ae")
+    autoencoder.extract_from_prior(prior.DEFAULT_DIR, config["latent"]["autoencoder"])
+    config["train"].update(n_scenes=32, batch=16, threads=2)
+    warm = train(config, str(tmp_path / "warm"), steps=2, log_every=1)
+    del config["train"]["init"]
+    cold = train(config, str(tmp_path / "cold"), steps=2, log_every=1)
+    assert max(e["loss"] for e in warm["log"]) < 0.02 < 0.5 < min(e["loss"] for e in cold["log"])

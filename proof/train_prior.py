@@ -186,7 +186,7 @@ def check_resumable(saved: dict, config: dict):
                              f"resume with the config it was started with, or train into a new --out folder")
 
 
-INIT_MUST_MATCH = ("unet", "latent_scale", "image_size")
+INIT_MUST_MATCH = ("unet", "latent", "latent_scale", "image_size")
 
 
 def file_sha256(path: str) -> str:
@@ -196,8 +196,8 @@ def file_sha256(path: str) -> str:
 
 def warm_start(config: dict) -> tuple:
     """(UNet state dict, context), float32, of the prior config.train.init names, checked against
-    config before any scene is rendered: its hash, UNet, latent scale, image size and latent (the
-    decoder's and encoder's tensors themselves, not only their folder's name)."""
+    config before any scene is rendered: its hash, UNet, latent (its description, and the decoder's
+    tensors themselves, not only their folder's name), latent scale and image size."""
     init = config["train"]["init"]
     if not isinstance(init, dict) or set(init) != {"prior", "sha256"}:
         raise ValueError(f"config.train.init: expected {{\"prior\": folder, \"sha256\": hex}}, got {init!r}")
@@ -211,10 +211,14 @@ def warm_start(config: dict) -> tuple:
         raise ValueError(f"config.train.init.sha256: {path} hashes to {digest}, not {init['sha256']}; the run "
                          "continues those exact weights: restore them (git show COMMIT:PATH, proof/README.md "
                          "names the commit) and point init.prior at their folder")
+    def described(c: dict) -> dict:  # the latent's folder may move; its encoder (fixed filters, not stored) may not
+        return dict(c, latent={k: v for k, v in c.get("latent", {}).items() if k != "autoencoder"})
+
     for key in INIT_MUST_MATCH:
-        if parent.get(key) != config.get(key):
-            raise ValueError(f"config.{key}: {config.get(key)!r} differs from the parent's ({parent.get(key)!r} in "
-                             f"{folder}); a warm start keeps the parent's network and latent")
+        if described(parent).get(key) != described(config).get(key):
+            raise ValueError(f"config.{key}: {described(config).get(key)!r} differs from the parent's "
+                             f"({described(parent).get(key)!r} in {folder}); a warm start keeps the parent's network "
+                             "and latent")
     sd = safetensors.torch.load_file(path)
     context = sd.pop(prior.CONTEXT_KEY).float()
     parent_ae = prior.autoencoder_from(sd, parent)  # removes the latent's entries: what is left is the UNet

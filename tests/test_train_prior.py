@@ -139,6 +139,7 @@ def test_a_warm_start_begins_at_the_parents_weights_and_context(tiny_config, tmp
     (lambda c: c["train"]["init"].update(sha256="0" * 64), r"config\.train\.init\.sha256: .* hashes to"),
     (lambda c: c.update(latent_scale=1.0), r"config\.latent_scale: 1\.0 differs from the parent's"),
     (lambda c: c["unet"].update(model_channels=32), r"config\.unet: .* differs from the parent's"),
+    (lambda c: c["latent"].update(sigma=3.0), r"config\.latent: .* differs from the parent's"),
     (lambda c: c["train"].update(init="models/toy_prior"), r"config\.train\.init: expected"),
 ])
 def test_a_warm_start_from_the_wrong_parent_is_refused_before_any_work(tiny_config, tmp_path, change, message):

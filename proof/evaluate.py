@@ -5,7 +5,8 @@
 Every method runs through the pack's nodes on the host with the committed toy prior
 (nodes/prior_loader.py). Writes OUT/results.md (per method and operation: IoU, DAI,
 PSNR/SSIM outside the editable mask, L1 in the handle and target regions, seconds per
-edit; then IoU and DAI by the dragged object's kind), OUT/results.json (every scene's figures) and OUT/contact_sheet.png.
+edit; then IoU and DAI by the dragged object's kind), OUT/results.json (every scene's
+figures) and OUT/contact_sheet.png.
 Evaluation seeds start at 0; the prior was trained on seeds from 1,000,000 on.
 """
 import argparse

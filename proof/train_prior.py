@@ -14,14 +14,9 @@ each batch is the other half's latents and noise rolled by whole latent cells, a
 for a rolled latent is pulled towards the rolled prediction away from the borders and the seam
 (PBSI compares features of a moved object; a UNet whose stride-2 stages alias does not move them).
 
-`train.init` ({"prior": folder, "sha256": of its weights file}) starts the UNet and its EMA from a
-trained prior's weights instead of random ones (a fresh optimizer, the config's own warmup and
-cosine): training that goes on across sessions whose optimizer state cannot travel (a lent GPU's).
-The parent must have this config's UNet, latent, latent scale and image size; its fixed context
-is kept. The run is reproducible from the parent's weights, which the hash pins.
+`train.init` starts the UNet and its EMA from a trained prior's weights (proof/warm_start.py).
 """
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -37,6 +32,7 @@ import torch  # noqa: E402
 
 from dragnext_ops.ddim import alphas_from_sigmas  # noqa: E402
 from proof import autoencoder, prior, scenes  # noqa: E402
+from proof.warm_start import warm_start  # noqa: E402
 
 
 def scene_images(n_scenes: int, seed_base: int, size: int, world: scenes.World | None = None,
@@ -184,51 +180,6 @@ def check_resumable(saved: dict, config: dict):
         if a != b:
             raise ValueError(f"config.{key}: differs from the checkpoint's run ({a!r} there, {b!r} here); "
                              f"resume with the config it was started with, or train into a new --out folder")
-
-
-INIT_MUST_MATCH = ("unet", "latent", "latent_scale", "image_size")
-
-
-def file_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def warm_start(config: dict) -> tuple:
-    """(UNet state dict, context), float32, of the prior config.train.init names, checked against
-    config before any scene is rendered: its hash, UNet, latent (its description, and the decoder's
-    tensors themselves, not only their folder's name), latent scale and image size."""
-    init = config["train"]["init"]
-    if not isinstance(init, dict) or set(init) != {"prior", "sha256"}:
-        raise ValueError(f"config.train.init: expected {{\"prior\": folder, \"sha256\": hex}}, got {init!r}")
-    if prior.latent_kind(config) != "conv_ae":
-        raise ValueError("config.train.init: a warm start needs a conv_ae latent (a PCA basis is fitted per run)")
-    folder = init["prior"]
-    parent = prior.load_config(folder)
-    path = os.path.join(folder, parent["weights"])
-    digest = file_sha256(path)
-    if digest != init["sha256"]:
-        raise ValueError(f"config.train.init.sha256: {path} hashes to {digest}, not {init['sha256']}; the run "
-                         "continues those exact weights: restore them (git show COMMIT:PATH, proof/README.md "
-                         "names the commit) and point init.prior at their folder")
-    def described(c: dict) -> dict:  # the latent's folder may move; its encoder (fixed filters, not stored) may not
-        return dict(c, latent={k: v for k, v in c.get("latent", {}).items() if k != "autoencoder"})
-
-    for key in INIT_MUST_MATCH:
-        if described(parent).get(key) != described(config).get(key):
-            raise ValueError(f"config.{key}: {described(config).get(key)!r} differs from the parent's "
-                             f"({described(parent).get(key)!r} in {folder}); a warm start keeps the parent's network "
-                             "and latent")
-    sd = safetensors.torch.load_file(path)
-    context = sd.pop(prior.CONTEXT_KEY).float()
-    parent_ae = prior.autoencoder_from(sd, parent)  # removes the latent's entries: what is left is the UNet
-    own = autoencoder.state_dict_for_prior(prior.load_autoencoder(config))
-    theirs = autoencoder.state_dict_for_prior(parent_ae)
-    if own.keys() != theirs.keys() or any(not torch.equal(own[k], theirs[k]) for k in own):
-        raise ValueError(f"config.latent: the autoencoder in {config['latent']['autoencoder']} is not the one in "
-                         f"{path}; a warm start trains on the parent's latent (proof.autoencoder --from-prior "
-                         f"{folder} writes it out)")
-    return {k: v.float() for k, v in sd.items()}, context
 
 
 def _save_atomically(obj, path: str, save):

@@ -13,7 +13,8 @@ from proof.pack import host_on_cpu
 host_on_cpu()
 
 from proof import prior  # noqa: E402
-from proof.train_prior import CHECKPOINT, equivariance_penalty, file_sha256, interior_cells, train  # noqa: E402
+from proof.train_prior import CHECKPOINT, equivariance_penalty, interior_cells, train  # noqa: E402
+from proof.warm_start import file_sha256  # noqa: E402
 
 
 @pytest.fixture

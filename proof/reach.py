@@ -10,7 +10,11 @@ target poses, at latent resolution):
 - progress `<e - o, g - o> / |g - o|^2` and its cosine, `g` the ground truth's own trajectory
   (the same inversion, then the same plain DDIM steps): this includes the inversions' noise,
   which differs between the two images by much more than their content does;
-- `|c| / |g - o|`: the content's share of what separates the two trajectories.
+- `|c| / |g - o|`: the content's share of what separates the two trajectories;
+- `needed_q99`, the 99th percentile of `|c|` over the cells' elements, against `moved_max`, the largest
+  `|e - o|`: Adam moves an element by about lr per iteration at most, so PBSI's N x K iterations at lr
+  bound `moved_max` near N * K * lr (the summary's `budget`; 1.0 at the defaults), and content whose
+  contrast needs more than that cannot arrive whatever the loss asks.
 
 On development seeds (502,000 on, proof.evaluate's development runs; proof/README.md).
 
@@ -43,7 +47,8 @@ def projections(e: torch.Tensor, o: torch.Tensor, g: torch.Tensor, c: torch.Tens
     return {"content_progress": float((de * c).sum() / (c * c).sum()),
             "progress": float((de * dg).sum() / (dg * dg).sum()),
             "cosine": float((de * dg).sum() / (de.norm() * dg.norm()).clamp_min(1e-12)),
-            "content_share": float(c.norm() / dg.norm())}
+            "content_share": float(c.norm() / dg.norm()),
+            "needed_q99": float(c.abs().flatten().quantile(0.99)), "moved_max": float(de.abs().max())}
 
 
 def object_cells(scene, latent_hw) -> torch.Tensor:
@@ -113,11 +118,13 @@ def main():
                                      M.Settings(), args.lr).items():
                 rows.append(dict(p, op=op, seed=seed, lr=lr))
                 print(json.dumps(rows[-1]), flush=True)
+    s = M.Settings()
     for op in args.ops:
         for lr in args.lr:
             mine = [r for r in rows if r["op"] == op and r["lr"] == lr]
-            print(f"{op} lr {lr}: " + ", ".join(f"{k} {np.mean([r[k] for r in mine]):.2f}" for k in (
-                "content_progress", "progress", "cosine", "content_share")))
+            print(f"{op} lr {lr} (budget {s.pbsi_timesteps * s.iterations * lr:.2f}): " + ", ".join(
+                f"{k} {np.mean([r[k] for r in mine]):.2f}" for k in (
+                    "content_progress", "progress", "cosine", "content_share", "needed_q99", "moved_max")))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -4,8 +4,9 @@
 UNet and its EMA from that trained prior's weights instead of random ones, with a fresh optimizer
 and the config's own warmup and cosine (proof.train_prior): training that goes on across sessions
 whose optimizer state cannot travel (a lent GPU's). The parent must have the config's UNet,
-latent, latent scale and image size; its fixed context is kept. The run is reproducible from the
-parent's weights, which the hash pins.
+latent and image size; its fixed context is kept. The latent scale may differ: the child then learns
+the parent's data at other signal-to-noise ratios (proof/configs/prior_half_scale.json). The run is
+reproducible from the parent's weights, which the hash pins.
 """
 import hashlib
 import os
@@ -15,7 +16,7 @@ import torch
 
 from proof import autoencoder, prior
 
-INIT_MUST_MATCH = ("unet", "latent", "latent_scale", "image_size")
+INIT_MUST_MATCH = ("unet", "latent", "image_size")
 
 
 def file_sha256(path: str) -> str:
@@ -32,7 +33,7 @@ def _described(config: dict) -> dict:
 def warm_start(config: dict) -> tuple:
     """(UNet state dict, context), float32, of the prior config.train.init names, checked against
     config before any scene is rendered: its hash, UNet, latent (its description, and the decoder's
-    tensors themselves, not only their folder's name), latent scale and image size."""
+    tensors themselves, not only their folder's name) and image size."""
     init = config["train"]["init"]
     if not isinstance(init, dict) or set(init) != {"prior", "sha256"}:
         raise ValueError(f"config.train.init: expected {{\"prior\": folder, \"sha256\": hex}}, got {init!r}")

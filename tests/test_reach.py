@@ -23,6 +23,9 @@ def test_projections_count_the_dragged_cells_only():
     outside = torch.randn(1, 4, 6, 6, generator=g0) * ~cells  # changes outside the cells count for nothing
     moved = reach.projections(o + c + outside, o, g, c, cells)
     assert moved["content_progress"] == pytest.approx(1.0)
+    assert moved["moved_max"] == pytest.approx(float(c[..., cells].abs().max()))
+    assert moved["needed_q99"] == pytest.approx(float(c[..., cells].abs().flatten().quantile(0.99)), rel=1e-6)
+    assert moved["needed_q99"] < moved["moved_max"]
     still = reach.projections(o + outside, o, g, c, cells)
     assert still["content_progress"] == pytest.approx(0.0, abs=1e-12) and still["progress"] == pytest.approx(0.0, abs=1e-12)
     at_truth = reach.projections(g + outside, o, g, c, cells)
@@ -55,4 +58,8 @@ def test_through_the_host_the_truth_trajectory_is_the_nodes_original_and_a_tiny_
     tiny = reach.scene_reach(model, vae, cond, scene, dataclasses.replace(settings, iterations=2), [1e-4, 0.2])
     assert abs(tiny[1e-4]["content_progress"]) < 0.02 and abs(tiny[1e-4]["progress"]) < 0.02
     assert tiny[0.2]["content_progress"] > 10 * abs(tiny[1e-4]["content_progress"])  # towards the moved content
+    # Adam's steps are about lr each: 2 iterations x 3 timesteps, which the quick schedule's DDIM steps (100
+    # timesteps apart) carry forward growing by up to about 2.5 (1e-4: 0.0015), bound the move by 18 lr
+    for lr in (1e-4, 0.2):
+        assert 0.5 * lr < tiny[lr]["moved_max"] < 18 * lr, (lr, tiny[lr])
     assert 0 < tiny[0.2]["content_share"] and math.isfinite(tiny[0.2]["content_share"])  # |c| / |g - o|: above 1 where the inversions differ less than the content

@@ -136,9 +136,21 @@ def test_a_warm_start_begins_at_the_parents_weights_and_context(tiny_config, tmp
     assert resumed["train"]["init"] == child["train"]["init"] and resumed["steps"] == 2
 
 
+def test_a_warm_start_may_change_the_latent_scale(tiny_config, tmp_path):
+    """The child starts at the parent's weights and keeps its own scale (a continuation that re-learns
+    the noise levels, proof/configs/prior_half_scale.json)."""
+    child, parent = _parent(tiny_config, tmp_path)
+    child.update(latent_scale=tiny_config["latent_scale"] / 2)
+    child["train"]["lr"] = 0.0
+    summary = train(child, str(tmp_path / "child"), steps=1, log_every=1)
+    got = load_file(str(tmp_path / "child" / tiny_config["weights"]))
+    assert all(torch.equal(got[k], parent[k]) for k in parent)
+    assert prior.load_config(str(tmp_path / "child"))["latent_scale"] == tiny_config["latent_scale"] / 2
+    assert summary["steps"] == 1
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda c: c["train"]["init"].update(sha256="0" * 64), r"config\.train\.init\.sha256: .* hashes to"),
-    (lambda c: c.update(latent_scale=1.0), r"config\.latent_scale: 1\.0 differs from the parent's"),
     (lambda c: c["unet"].update(model_channels=32), r"config\.unet: .* differs from the parent's"),
     (lambda c: c["latent"].update(sigma=3.0), r"config\.latent: .* differs from the parent's"),
     (lambda c: c["train"].update(init="models/toy_prior"), r"config\.train\.init: expected"),

@@ -111,18 +111,17 @@ def main():
     prior = pack_module("proof.prior")
     model, vae, cond = load_toy_prior(args.prior)
     world = World.of(prior.load_config(args.prior or prior.DEFAULT_DIR))
-    rows = []
+    rows, settings = [], M.Settings()
     for op in args.ops:
         for seed in range(args.first_seed, args.first_seed + args.scenes):
             for lr, p in scene_reach(model, vae, cond, make_scene(seed, op, world=world),
-                                     M.Settings(), args.lr).items():
+                                     settings, args.lr).items():
                 rows.append(dict(p, op=op, seed=seed, lr=lr))
                 print(json.dumps(rows[-1]), flush=True)
-    s = M.Settings()
     for op in args.ops:
         for lr in args.lr:
             mine = [r for r in rows if r["op"] == op and r["lr"] == lr]
-            print(f"{op} lr {lr} (budget {s.pbsi_timesteps * s.iterations * lr:.2f}): " + ", ".join(
+            print(f"{op} lr {lr} (budget {settings.pbsi_timesteps * settings.iterations * lr:.2f}): " + ", ".join(
                 f"{k} {np.mean([r[k] for r in mine]):.2f}" for k in (
                     "content_progress", "progress", "cosine", "content_share", "needed_q99", "moved_max")))
     if args.json:

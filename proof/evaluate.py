@@ -25,6 +25,7 @@ from proof import methods as M  # noqa: E402
 from proof.scene_metrics import COLOUR_TOLERANCE, scene_metrics  # noqa: E402
 from proof.contact_sheet import contact_sheet  # noqa: E402
 from proof.pack import pack_module  # noqa: E402
+from proof.prompt import conditioning, object_codes  # noqa: E402
 from proof.scenes import OP_TYPES, World, make_scene  # noqa: E402
 
 METRICS = ("iou", "dai", "psnr_out", "ssim_out", "l1_handle", "l1_target", "seconds")
@@ -56,6 +57,7 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
             r["object"] = dragged_kind(make_scene(r["seed"], r["op"], world=world))
     torch.manual_seed(0)
     model, vae, cond = load_toy_prior(prior_dir)
+    table = prior.prompt_table(prior_dir or prior.DEFAULT_DIR)  # a prompted prior edits with each scene's prompt
     methods = M.all_methods(settings)
     if method_names:
         unknown = set(method_names) - set(methods)
@@ -76,8 +78,9 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
                 continue
             scene = make_scene(seed, op_type, world=world)
             shared, outputs = {}, {}
+            scene_cond = cond if table is None else conditioning(object_codes(scene.objects), cond[0][0], table)
             for name, run in todo.items():
-                edited, seconds = run(model, vae, cond, scene, shared)
+                edited, seconds = run(model, vae, scene_cond, scene, shared)
                 row = {"method": name, "op": op_type, "seed": seed, "object": dragged_kind(scene), "seconds": seconds,
                        "prior": prior_id}
                 row.update(scene_metrics(scene, edited, colour_tolerance))

@@ -27,6 +27,7 @@ LATENT_CHANNELS = 16
 BASIS_KEYS = ("toy_prior.basis", "toy_prior.mean", "toy_prior.std")  # (16, 192), (192,), (16,)
 DEFAULT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "toy_prior")
 CONTEXT_KEY = "toy_prior.context"
+PROMPT_KEYS = ("toy_prior.prompt_kinds", "toy_prior.prompt_hues")  # proof/prompt.py's table
 LATENT_KINDS = ("patch_pca", "conv_ae")  # config.latent.kind: this file's PCA patches, proof/autoencoder.py
 
 
@@ -221,6 +222,8 @@ def load_prior(directory: str = DEFAULT_DIR):
         raise ValueError(f"toy prior weights not found: {path}")
     sd = safetensors.torch.load_file(path)
     context = sd.pop(CONTEXT_KEY).to(torch.float32)
+    for key in PROMPT_KEYS:  # a prompted prior's token table: prompt_table reads it
+        sd.pop(key, None)
     if latent_kind(config) == "conv_ae":
         vae = ModuleVAE(autoencoder_from(sd, config))
     else:
@@ -231,3 +234,14 @@ def load_prior(directory: str = DEFAULT_DIR):
     patcher = comfy.model_patcher.ModelPatcher(
         model, load_device=comfy.model_management.get_torch_device(), offload_device=torch.device("cpu"))
     return patcher, vae, [[context, {}]]
+
+
+def prompt_table(directory: str = DEFAULT_DIR) -> dict | None:
+    """A prompted prior's token table (proof/prompt.py), None for a prior trained on the empty prompt."""
+    from safetensors import safe_open
+    config = load_config(directory)
+    with safe_open(os.path.join(directory, config["weights"]), "pt") as f:
+        keys = set(f.keys())
+        if not keys & set(PROMPT_KEYS):
+            return None
+        return {k: f.get_tensor(k).to(torch.float32) for k in PROMPT_KEYS}

@@ -31,7 +31,7 @@ import safetensors.torch  # noqa: E402
 import torch  # noqa: E402
 
 from dragnext_ops.ddim import alphas_from_sigmas  # noqa: E402
-from proof import autoencoder, prior, scenes  # noqa: E402
+from proof import autoencoder, prior, prompt, scenes  # noqa: E402
 from proof.warm_start import warm_start  # noqa: E402
 
 
@@ -40,19 +40,26 @@ def scene_images(n_scenes: int, seed_base: int, size: int, world: scenes.World |
     """Original and ground-truth edited images of n_scenes scenes, all operation types,
     as uint8 (2*n, size, size, 3): edited scenes are scenes too. `workers` processes render
     contiguous slices of the scenes; the images are the same for any number of them."""
+    return scene_data(n_scenes, seed_base, size, world, workers)[0]
+
+
+def scene_data(n_scenes: int, seed_base: int, size: int, world: scenes.World | None = None,
+               workers: int = 1) -> tuple:
+    """(scene_images', their objects' prompt codes (2*n, prompt.MAX_OBJECTS, 2), proof.prompt)."""
     if workers > 1 and n_scenes > 1:
         from concurrent.futures import ProcessPoolExecutor
         bounds = np.linspace(0, n_scenes, min(workers, n_scenes) + 1).astype(int)
         with ProcessPoolExecutor(len(bounds) - 1) as pool:
-            parts = pool.map(_scene_slice, [(a, b, seed_base, size, world) for a, b in zip(bounds[:-1], bounds[1:])])
-            return np.concatenate(list(parts))
+            parts = list(pool.map(_scene_slice, [(a, b, seed_base, size, world) for a, b in zip(bounds[:-1], bounds[1:])]))
+            return tuple(np.concatenate(p) for p in zip(*parts))
     return _scene_slice((0, n_scenes, seed_base, size, world))
 
 
-def _scene_slice(args) -> np.ndarray:
-    """scene_images' scenes first..end-1 (one worker's share)."""
+def _scene_slice(args) -> tuple:
+    """scene_data's scenes first..end-1 (one worker's share)."""
     first, end, seed_base, size, world = args
     out = np.empty((2 * (end - first), size, size, 3), dtype=np.uint8)
+    codes = np.empty((2 * (end - first), prompt.MAX_OBJECTS, 2), dtype=np.int16)
     for i, k in enumerate(range(first, end)):
         for attempt in range(100):  # a seed whose dragged object cannot be placed moves on, deterministically
             try:
@@ -65,25 +72,29 @@ def _scene_slice(args) -> np.ndarray:
             raise ValueError(f"no scene of {size}x{size} pixels could be placed (100 seeds tried): use a larger size")
         out[2 * i] = np.round(sc.image * 255)
         out[2 * i + 1] = np.round(sc.edited * 255)
-    return out
+        codes[2 * i] = codes[2 * i + 1] = prompt.object_codes(sc.objects)  # an edit keeps the objects
+    return out, codes
 
 
 def cached_scene_images(folder: str, n_scenes: int, seed_base: int, size: int,
-                        world: scenes.World | None = None, workers: int = 1) -> np.ndarray:
-    """scene_images, kept in folder so that a resumed sitting does not render them again
-    (minutes on this CPU); the file name holds every argument."""
+                        world: scenes.World | None = None, workers: int = 1, codes: bool = False):
+    """scene_images (with `codes`: scene_data), kept in folder so that a resumed sitting does not
+    render them again (minutes on this CPU); the file names hold every argument."""
     world = world or scenes.World()
-    path = os.path.join(folder, f"scenes_{n_scenes}_{seed_base}_{size}_{world.name()}.npy")
-    if os.path.isfile(path):
-        return np.load(path)
-    images = scene_images(n_scenes, seed_base, size, world, workers)
+    stem = os.path.join(folder, f"scenes_{n_scenes}_{seed_base}_{size}_{world.name()}")
+    paths = [stem + ".npy"] + ([stem + "_codes.npy"] if codes else [])
+    if all(os.path.isfile(p) for p in paths):
+        arrays = [np.load(p) for p in paths]
+        return tuple(arrays) if codes else arrays[0]
 
     def save(array, target):
         with open(target, "wb") as f:  # np.save(path) would append ".npy" to the temporary name
             np.save(f, array)
 
-    _save_atomically(images, path, save)
-    return images
+    arrays = scene_data(n_scenes, seed_base, size, world, workers)
+    for array, path in zip(arrays, paths):
+        _save_atomically(array, path, save)
+    return arrays if codes else arrays[0]
 
 
 def to_pixels(images) -> torch.Tensor:
@@ -212,6 +223,9 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     if equi and (tc["batch"] % 2 or set(equi) != {"weight", "max_cells", "margin"}):
         raise ValueError("config.train.equivariance: needs an even batch and exactly the keys weight, max_cells, "
                          f"margin (got batch {tc['batch']}, keys {sorted(equi)})")
+    prompted = tc.get("prompt")
+    if prompted and (set(prompted) != {"seed", "drop"} or not 0 <= float(prompted["drop"]) < 1):
+        raise ValueError(f"config.train.prompt: needs exactly the keys seed and drop (0 <= drop < 1), got {prompted!r}")
     torch.set_num_threads(int(tc["threads"]))
     torch.manual_seed(tc["seed"])
     gen = torch.Generator().manual_seed(tc["seed"])
@@ -225,8 +239,12 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
     os.makedirs(out_dir, exist_ok=True)
 
     t0 = time.time()
-    data = torch.from_numpy(cached_scene_images(out_dir, tc["n_scenes"], tc["scene_seed_base"], size,
-                                                scenes.World.of(config), workers)).to(device)
+    data = cached_scene_images(out_dir, tc["n_scenes"], tc["scene_seed_base"], size, scenes.World.of(config),
+                               workers, codes=bool(prompted))
+    if prompted:
+        data, codes = data
+        codes = torch.from_numpy(codes).to(device)
+    data = torch.from_numpy(data).to(device)
     print(f"generated {len(data)} images in {time.time() - t0:.0f}s; pixel std {data.float().div(127.5).std():.3f}",
           flush=True)
 
@@ -243,6 +261,10 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         net.load_state_dict(parent[0], strict=True)
         context = parent[1].to(device)
         print(f"warm start from {tc['init']['prior']} (sha256 {tc['init']['sha256'][:12]})", flush=True)
+    table, drop_gen = {}, None
+    if prompted:  # their own generators: the batches, poses and noise stay the unprompted run's
+        table = {k: v.to(device) for k, v in prompt.token_table(context.shape[-1], int(prompted["seed"])).items()}
+        drop_gen = torch.Generator().manual_seed(int(prompted["seed"]) + 1)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
     opt = torch.optim.AdamW(net.parameters(), lr=tc["lr"], weight_decay=0.0)
     first, log, running, wall_before, sittings = 0, [], 0.0, 0.0, []
@@ -252,6 +274,8 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         opt.load_state_dict(state["opt"])
         gen.set_state(state["generator"])  # the data position: batches, poses, noise
         torch.set_rng_state(state["torch_rng"])
+        if drop_gen is not None:
+            drop_gen.set_state(state["drop_generator"])
         first, log, running = state["step"], state["log"], state["running"]
         wall_before, sittings = state["wall_seconds"], state["sittings"]
         print(f"resumed at step {first} ({wall_before:.0f}s of training so far)", flush=True)
@@ -263,10 +287,12 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
                             "device": device.type}]
         _save_atomically({"config": config, "step": step, "net": net.state_dict(), "ema": ema,
                           "opt": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                          "drop_generator": None if drop_gen is None else drop_gen.get_state(),
                           "log": log, "running": float(running), "wall_seconds": wall, "sittings": done},
                          ckpt_path, torch.save)
         weights = {k: v.to("cpu", torch.float16).contiguous() for k, v in ema.items()}
         weights[prior.CONTEXT_KEY] = context.to("cpu", torch.float16)
+        weights.update({k: v.cpu().contiguous() for k, v in table.items()})
         weights.update(stored)  # float32: the VAE's exactness depends on it
         _save_atomically(weights, os.path.join(out_dir, config["weights"]), safetensors.torch.save_file)
         with open(os.path.join(out_dir, "config.json"), "w") as f:
@@ -297,8 +323,15 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
                                      else v[:half]]) for v in (x0, eps, t))
         a = alphas[t].view(-1, 1, 1, 1)
         zt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        ctx = context.expand(tc["batch"], -1, -1)
+        if prompted:  # each image's prompt, or "" (the empty context) a `drop` share of the time
+            named = codes[idx].clone()
+            named[(torch.rand(len(named), generator=drop_gen) < float(prompted["drop"])).to(device)] = -1
+            if equi:
+                named = torch.cat([named[:half], named[:half]])
+            ctx = prompt.contexts(named, context, table)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            pred = net(zt, timesteps=t.float(), context=context.expand(tc["batch"], -1, -1)).float()
+            pred = net(zt, timesteps=t.float(), context=ctx).float()
         weight = snr_weight(a.flatten(), tc.get("min_snr_gamma"))
         loss = (weight * (pred - eps).pow(2).mean((1, 2, 3))).mean()
         if equi:

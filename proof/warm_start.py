@@ -53,6 +53,9 @@ def warm_start(config: dict) -> tuple:
             raise ValueError(f"config.{key}: {ours.get(key)!r} differs from the parent's ({theirs.get(key)!r} in "
                              f"{folder}); a warm start keeps the parent's network and latent")
     sd = safetensors.torch.load_file(path)
+    if set(prior.PROMPT_KEYS) & set(sd):
+        raise ValueError(f"config.train.init: {path} is a prompted prior; a warm start from one, which would "
+                         "have to keep its token table, is not supported: start from an unprompted prior")
     context = sd.pop(prior.CONTEXT_KEY).float()
     stored = {k: sd.pop(k) for k in [k for k in sd if k.startswith(autoencoder.AE_PREFIX)]}  # the rest: the UNet
     own = autoencoder.state_dict_for_prior(prior.load_autoencoder(config))

@@ -25,7 +25,7 @@ from proof import methods as M  # noqa: E402
 from proof.scene_metrics import COLOUR_TOLERANCE, scene_metrics  # noqa: E402
 from proof.contact_sheet import contact_sheet  # noqa: E402
 from proof.pack import pack_module  # noqa: E402
-from proof.prompt import conditioning, object_codes  # noqa: E402
+from proof.prompt import scene_conditioning  # noqa: E402
 from proof.scenes import OP_TYPES, World, make_scene  # noqa: E402
 
 METRICS = ("iou", "dai", "psnr_out", "ssim_out", "l1_handle", "l1_target", "seconds")
@@ -78,7 +78,7 @@ def evaluate(n_scenes: int, out_dir: str, settings: M.Settings, op_types=OP_TYPE
                 continue
             scene = make_scene(seed, op_type, world=world)
             shared, outputs = {}, {}
-            scene_cond = cond if table is None else conditioning(object_codes(scene.objects), cond[0][0], table)
+            scene_cond = scene_conditioning(cond, table, scene)
             for name, run in todo.items():
                 edited, seconds = run(model, vae, scene_cond, scene, shared)
                 row = {"method": name, "op": op_type, "seed": seed, "object": dragged_kind(scene), "seconds": seconds,

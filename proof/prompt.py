@@ -4,7 +4,7 @@ the toy prior's cross-attention context.
 A real checkpoint is edited with a prompt that names what the picture holds (DragBench's
 images each come with one), and its denoiser completes a half-moved object as what the
 prompt names. The toy prior has no text encoder; a prompted prior (config.train.prompt)
-learns a fixed random vector for each object kind and each hue instead. The context of a
+learns to read a fixed (untrained) random vector for each object kind and each hue instead. The context of a
 scene is the prior's fixed empty context with its first tokens replaced, one per object,
 by its kind's vector plus its hue's. Cross-attention has no positions, so the order of the
 objects does not matter. The empty context is the prompt "" (a prompted prior is trained
@@ -88,3 +88,9 @@ def contexts(codes: torch.Tensor, empty: torch.Tensor, table: dict) -> torch.Ten
 def conditioning(codes: np.ndarray, empty: torch.Tensor, table: dict) -> list:
     """The host's CONDITIONING of a prompt's codes (object_codes, parse) for a prompted prior."""
     return [[contexts(torch.from_numpy(np.asarray(codes))[None], empty, table), {}]]
+
+
+def scene_conditioning(cond: list, table: dict | None, scene) -> list:
+    """What a scene is edited with: the prior's own CONDITIONING `cond`, or with a prompted prior's
+    token `table` the scene's prompt (its objects named)."""
+    return cond if table is None else conditioning(object_codes(scene.objects), cond[0][0], table)

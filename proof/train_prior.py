@@ -325,8 +325,8 @@ def train(config: dict, out_dir: str, steps: int | None = None, log_every: int =
         zt = a.sqrt() * x0 + (1 - a).sqrt() * eps
         ctx = context.expand(tc["batch"], -1, -1)
         if prompted:  # each image's prompt, or "" (the empty context) a `drop` share of the time
-            named = codes[idx].clone()
-            named[(torch.rand(len(named), generator=drop_gen) < float(prompted["drop"])).to(device)] = -1
+            drop = torch.rand(len(idx), generator=drop_gen) < float(prompted["drop"])
+            named = codes[idx].masked_fill(drop.to(device, non_blocking=True)[:, None, None], -1)  # no sync
             if equi:
                 named = torch.cat([named[:half], named[:half]])
             ctx = prompt.contexts(named, context, table)

@@ -1,6 +1,6 @@
 """The toy prompt (proof/prompt.py): each scene's objects named as kind and hue tokens in the
 prior's context; a prompted training run sees the unprompted run's batches, stores its token
-table and resumes bit for bit; a prompted prior is evaluated with each scene's prompt."""
+table and resumes bit for bit; a prompted prior is evaluated with each scene's prompt, also with the equivariance term."""
 import json
 
 import numpy as np
@@ -78,6 +78,8 @@ def test_a_prompted_run_stores_its_table_resumes_bit_for_bit_and_draws_the_unpro
     train(prompted_config, str(tmp_path / "b"), steps=4, log_every=1, until=2)
     resumed = train(prompted_config, str(tmp_path / "b"), steps=4, log_every=1, resume=True)
     assert [e["loss"] for e in straight["log"]] == [e["loss"] for e in resumed["log"]]
+    ca, cb = (torch.load(tmp_path / d / CHECKPOINT, weights_only=False) for d in ("a", "b"))
+    assert torch.equal(ca["drop_generator"], cb["drop_generator"])  # the resumed sitting went on drawing drops
     a, b = (load_file(str(tmp_path / d / prompted_config["weights"])) for d in ("a", "b"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     table = prompt.token_table(int(prompted_config["unet"]["context_dim"]), 7)
@@ -88,7 +90,7 @@ def test_a_prompted_run_stores_its_table_resumes_bit_for_bit_and_draws_the_unpro
     plain = json.loads(json.dumps(prompted_config))
     del plain["train"]["prompt"]
     unprompted = train(plain, str(tmp_path / "c"), steps=4, log_every=1)
-    ca, cc = (torch.load(tmp_path / d / CHECKPOINT, weights_only=False) for d in ("a", "c"))
+    cc = torch.load(tmp_path / "c" / CHECKPOINT, weights_only=False)
     assert torch.equal(ca["generator"], cc["generator"])  # the same batches, poses and noise
     assert [e["loss"] for e in unprompted["log"]] != [e["loss"] for e in straight["log"]]  # other contexts
     assert prior.prompt_table(str(tmp_path / "c")) is None
@@ -109,3 +111,31 @@ def test_a_warm_start_from_a_prompted_prior_is_refused(prompted_config, tmp_path
     child["train"]["init"] = {"prior": str(tmp_path / "parent"), "sha256": file_sha256(str(weights))}
     with pytest.raises(ValueError, match="prompted prior"):
         train(child, str(tmp_path / "child"), steps=1)
+
+
+def test_a_prompted_run_trains_with_the_equivariance_term(prompted_config, tmp_path):
+    prompted_config["train"]["equivariance"] = {"weight": 0.1, "max_cells": 1, "margin": 0}
+    summary = train(prompted_config, str(tmp_path), steps=2, log_every=1)
+    assert summary["steps"] == 2 and all(np.isfinite(e["loss"]) for e in summary["log"])
+
+
+def test_the_evaluation_edits_each_scene_with_its_prompt_on_a_prompted_prior(prompted_config, tmp_path, monkeypatch):
+    from proof import evaluate, methods
+    train(prompted_config, str(tmp_path / "prior"), steps=1, log_every=1)
+    seen = []
+
+    def spy(model, vae, cond, scene, shared):
+        seen.append((cond, scene))
+        return scene.image, 0.0
+
+    monkeypatch.setattr(methods, "all_methods", lambda settings: {"spy": spy})
+    evaluate.evaluate(2, str(tmp_path / "eval"), methods.Settings(), op_types=("translate",),
+                      prior_dir=str(tmp_path / "prior"), sheet_scenes=0)
+    empty = prior.load_prior(str(tmp_path / "prior"))[2][0][0]
+    table = prior.prompt_table(str(tmp_path / "prior"))
+    assert len(seen) == 2
+    for cond, scene in seen:
+        want = prompt.contexts(torch.from_numpy(prompt.object_codes(scene.objects))[None], empty, table)
+        assert torch.equal(cond[0][0], want) and not torch.equal(cond[0][0], empty)
+    plain = [[empty, {}]]
+    assert prompt.scene_conditioning(plain, None, seen[0][1]) is plain  # an unprompted prior keeps its own

@@ -1,6 +1,7 @@
 """The toy prompt (proof/prompt.py): each scene's objects named as kind and hue tokens in the
 prior's context; a prompted training run sees the unprompted run's batches, stores its token
-table and resumes bit for bit; a prompted prior is evaluated with each scene's prompt, also with the equivariance term."""
+table, resumes bit for bit and trains with the equivariance term; a prompted prior is evaluated
+with each scene's prompt."""
 import json
 
 import numpy as np

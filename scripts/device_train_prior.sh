@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train toy priors on a lent GPU within one device command and bring their weights back.
 # The device machine's python3 holds a CUDA torch; the host travels as `.comfyui`:
-#   run(command="bash scripts/device_train_prior.sh 560 proof/configs/prior_gpu_more.json", carry=[".comfyui"], timeout_s=600)
+#   run(command="bash scripts/device_train_prior.sh 560 proof/configs/prior_gpu_more.json proof/configs/prior_gpu_more_1e4.json", carry=[".comfyui"], timeout_s=600)
 # The first argument is the seconds this script may take in all (on an H200, session 19: 90 s of it
 # render 30,000 scenes on 16 cores, then two 96-channel runs at batch 256 share the GPU at 0.09 s a
 # step each). The configs, trained side by side, must share their scenes and decoder. The steps are

@@ -174,12 +174,13 @@ def test_a_warm_start_on_another_decoder_is_refused(tiny_config, tmp_path):
         train(child, str(tmp_path / "child"), steps=1)
 
 
-def test_the_committed_continuation_config_continues_the_bundled_prior(tmp_path):
-    """proof/configs/prior_gpu_more.json (the next GPU run's) names the bundled weights by their hash
+@pytest.mark.parametrize("name", ["prior_gpu_more.json", "prior_gpu_more_1e4.json"])
+def test_the_committed_continuation_configs_continue_the_bundled_prior(tmp_path, name):
+    """proof/configs/prior_gpu_more*.json (the next GPU run's) name the bundled weights by their hash
     (bundling others leaves it pointing at a parent that is gone, and this fails until it is updated):
     its first steps' loss is the trained prior's, a cold start's is the untrained network's."""
     from proof import autoencoder
-    config = json.loads((Path(prior.DEFAULT_DIR).parent.parent / "proof" / "configs" / "prior_gpu_more.json").read_text())
+    config = json.loads((Path(prior.DEFAULT_DIR).parent.parent / "proof" / "configs" / name).read_text())
     bundled = prior.load_config()
     assert config["train"]["scene_seed_base"] >= bundled["train"]["scene_seed_base"] + bundled["train"]["n_scenes"]
     config["latent"]["autoencoder"] = str(tmp_path / "ae")

@@ -1,4 +1,4 @@
-"""A toy prompt: the words a user would type for a scene ("a red triangle, a blue disc"), as
+"""A toy prompt: a scene's objects named as a user would ("a red triangle, a blue disc"), as
 the toy prior's cross-attention context.
 
 A real checkpoint is edited with a prompt that names what the picture holds (DragBench's
@@ -12,7 +12,6 @@ with it a share of the time, config.train.prompt.drop), so the unprompted prior'
 keep working.
 """
 import colorsys
-import re
 
 import numpy as np
 import torch
@@ -40,31 +39,6 @@ def object_codes(scene_objects) -> np.ndarray:
     return codes
 
 
-def words(codes: np.ndarray) -> str:
-    """The prompt the codes stand for, e.g. "a red triangle, a blue disc"."""
-    return ", ".join(f"a {HUES[h]} {objects.KINDS[k]}" for k, h in codes if k >= 0)
-
-
-SYNONYMS = {"rectangle": "rect", "square": "rect", "circle": "disc"}
-
-
-def parse(text: str) -> np.ndarray:
-    """The codes of a typed prompt: up to MAX_OBJECTS items "a HUE KIND" separated by commas or
-    "and" ("a red triangle, a blue disc"); "" names nothing (the empty prompt)."""
-    items = [i.strip() for i in re.split(r",|\band\b", text.lower()) if i.strip()]
-    if len(items) > MAX_OBJECTS:
-        raise ValueError(f"prompt: names {len(items)} objects; the toy prior's scenes hold at most {MAX_OBJECTS}")
-    codes = np.full((MAX_OBJECTS, 2), -1, dtype=np.int16)
-    for i, item in enumerate(items):
-        words_ = [w for w in item.split() if w not in ("a", "an", "one")]
-        kind = SYNONYMS.get(words_[-1], words_[-1]) if len(words_) == 2 else None
-        if kind not in objects.KINDS or words_[0] not in HUES:
-            raise ValueError(f"prompt: {item!r} is not 'a HUE KIND'; hues: {', '.join(HUES)}; kinds: "
-                             f"{', '.join(objects.KINDS)} (or rectangle, square, circle)")
-        codes[i] = objects.KINDS.index(kind), HUES.index(words_[0])
-    return codes
-
-
 def token_table(context_dim: int, seed: int) -> dict:
     """The fixed vectors of the kinds and hues, drawn from their own generator (so that a prompted
     run's batches, poses and noise are the unprompted run's); a token's two parts sum to unit variance."""
@@ -86,7 +60,7 @@ def contexts(codes: torch.Tensor, empty: torch.Tensor, table: dict) -> torch.Ten
 
 
 def conditioning(codes: np.ndarray, empty: torch.Tensor, table: dict) -> list:
-    """The host's CONDITIONING of a prompt's codes (object_codes, parse) for a prompted prior."""
+    """The host's CONDITIONING of a prompt's codes (object_codes) for a prompted prior."""
     return [[contexts(torch.from_numpy(np.asarray(codes))[None], empty, table), {}]]
 
 

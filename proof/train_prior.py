@@ -45,7 +45,7 @@ def scene_images(n_scenes: int, seed_base: int, size: int, world: scenes.World |
 
 def scene_data(n_scenes: int, seed_base: int, size: int, world: scenes.World | None = None,
                workers: int = 1) -> tuple:
-    """(scene_images', their objects' prompt codes (2*n, prompt.MAX_OBJECTS, 2), proof.prompt)."""
+    """(scene_images' images, their objects' codes (2*n, prompt.MAX_OBJECTS, 2): proof/prompt.py)."""
     if workers > 1 and n_scenes > 1:
         from concurrent.futures import ProcessPoolExecutor
         bounds = np.linspace(0, n_scenes, min(workers, n_scenes) + 1).astype(int)

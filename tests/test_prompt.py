@@ -23,22 +23,9 @@ def test_a_prompt_names_each_objects_kind_and_nearest_hue():
     scene_objects = [{"kind": "triangle", "colour": (0.95, 0.1, 0.05)}, {"kind": "disc", "colour": (0.1, 0.2, 0.9)}]
     codes = prompt.object_codes(scene_objects)
     assert codes.tolist() == [[objects.KINDS.index("triangle"), 0], [objects.KINDS.index("disc"), 4], [-1, -1]]
-    assert prompt.words(codes) == "a red triangle, a blue disc"
     assert prompt.hue_index((0.9, 0.9, 0.1)) == 1 and prompt.hue_index((1.0, 0.0, 0.1)) == 0  # hue wraps at red
     with pytest.raises(ValueError, match="at most 3 objects"):
         prompt.object_codes(scene_objects * 2)
-
-
-def test_a_typed_prompt_is_parsed_to_the_codes_of_the_scene_it_names_or_refused_naming_the_field():
-    codes = prompt.parse("A red triangle and a blue circle")
-    assert np.array_equal(codes, prompt.object_codes([{"kind": "triangle", "colour": (1, 0, 0)},
-                                                      {"kind": "disc", "colour": (0, 0, 1)}]))
-    assert np.array_equal(prompt.parse(prompt.words(codes)), codes)  # the words a scene is given parse back
-    assert (prompt.parse("") == -1).all()
-    for bad, why in [("a big red triangle", "not 'a HUE KIND'"), ("a red hexagon", "not 'a HUE KIND'"),
-                     ("a red disc, a red disc, a red disc, a red disc", "at most 3")]:
-        with pytest.raises(ValueError, match=f"prompt: .*{why}"):
-            prompt.parse(bad)
 
 
 def test_a_context_replaces_one_token_per_object_and_is_the_empty_prompt_without_objects():

@@ -143,7 +143,9 @@ def other_method(s: Settings) -> str:
 def all_methods(s: Settings) -> dict:
     """name -> method. 'final' is geometry's progress 1 throughout; 'last up block' takes the
     last decoder stage's features only; the other method (paper or reference, whichever is not
-    the default) runs with its own defaults."""
+    the default) runs with its own defaults; 'reference method, all stages' is the authors'
+    pipeline on the paper's features (every decoder stage), which tells the reference's
+    feature layer apart from the rest of its pipeline."""
     other = other_method(s)
     return {
         "no edit": no_edit(s),
@@ -152,6 +154,7 @@ def all_methods(s: Settings) -> dict:
         "no intermediate states": dragnext(s, progress_schedule="final"),
         "DragNeXt (default)": dragnext(s),
         f"DragNeXt ({other} method)": dragnext(s, method=other),
+        "DragNeXt (reference method, all stages)": dragnext(s, method="reference", feature_layers="all_stages"),
         "DragNeXt (last up block)": dragnext(s, feature_layers="last_up_block"),
         "DragNeXt (fast preset)": dragnext(preset_settings(s, "fast")),
         "DragNeXt (lr 0.2)": dragnext(s, **TUNED),

@@ -190,6 +190,19 @@ def test_the_authors_pipeline_on_the_papers_features_drags_further_than_the_defa
         assert edit["iou"] > default["iou"] + 0.1 and edit["dai"] < default["dai"], (seed, edit, default)
 
 
+def test_a_long_method_name_is_labelled_whole_within_its_tile():
+    from proof.contact_sheet import _label
+    tile = np.zeros((256, 256, 3), np.float32)
+
+    def ink_columns(text):
+        bar = _label(tile, text)[:18]
+        return np.flatnonzero((bar < 0.5).any(axis=(0, 2)))
+
+    name = "DragNeXt (reference method, all stages)"
+    whole, cut = ink_columns(name), ink_columns(name[:34])
+    assert whole[-1] < tile.shape[1] - 1 and whole[-1] > cut[-1] + 10  # ", all stages)" drawn, not cut at 34 characters
+
+
 def test_a_resumed_evaluation_runs_only_what_is_missing_and_refuses_other_settings(tmp_path):
     from proof.evaluate import evaluate
     from proof.methods import Settings

@@ -19,10 +19,8 @@ def _draw_ops(image: np.ndarray, scene) -> np.ndarray:
 
 def _label(tile: np.ndarray, text: str) -> np.ndarray:
     bar = np.full((18, tile.shape[1], 3), 255, np.uint8)  # OpenCV draws text on 8-bit images only
-    scale = 0.36
-    while scale > 0.25 and cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > tile.shape[1] - 4:
-        scale -= 0.01  # a long method name in smaller type rather than cut
-    cv2.putText(bar, text, (2, 13), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    # about 50 characters fit a tile: every method name is drawn whole
+    cv2.putText(bar, text, (2, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([bar.astype(np.float32) / 255, tile], 0)
 
 

@@ -57,7 +57,7 @@ def run_edit(model, cond, size: int, preset, device, feature_layers=DEFAULT_FEAT
         stage("spec", lambda: DragNeXtSpec.execute(image, scene.drag_spec(size)))
         stage("PBSI", lambda: DragNeXtPBSI.execute(
             model, outputs["inversion"], outputs["spec"], cond, preset.pbsi_timesteps, preset.iterations,
-            0.02, 0.2, feature_layers, "paper", activation_checkpointing=activation_checkpointing))
+            0.02, 0.2, feature_layers, "paper", method="paper", activation_checkpointing=activation_checkpointing))
         stage("denoise", lambda: DragNeXtDenoise.execute(model, outputs["PBSI"], cond, True, 3))
     finally:
         PassMeter.timer = None

@@ -8,8 +8,8 @@ POINT_DRAG = {"point_drag_timesteps": 3, "tracks_per_timestep": 10, "steps_per_t
 
 
 def _edit_nodes(model, vae, cond, image: str, spec, prefix: str, steps=50, inversion_strength=0.75,
-                pbsi_timesteps=5, iterations=10, lr=0.02, mask_weight=0.2, feature_layers="method default",
-                progress_schedule="method default", method="paper", activation_checkpointing=False,
+                pbsi_timesteps=5, iterations=10, lr=0.02, mask_weight=0.2, feature_layers="all_stages",
+                progress_schedule="method default", method="reference", activation_checkpointing=False,
                 mutual_attention=True, mutual_attention_from_layer=-1) -> dict:
     """Nodes 3-12: load, encode, invert, spec, PBSI, denoise, decode, save (10), and PBSI's
     intermediate states decoded and saved (12); node defaults unless overridden."""

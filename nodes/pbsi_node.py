@@ -17,7 +17,9 @@ from .model_family import model_family
 from .sockets import DragEditSocket, DragSpecSocket, InversionSocket
 
 METHOD_DEFAULT = "method default"
-DEFAULT_METHOD = "paper"  # chosen by the evidence: proof/README.md
+# The defaults are the authors' pipeline (method) on the paper's features (every decoder stage):
+# together they drag furthest in the project's evidence, proof/README.md. Neither method alone.
+DEFAULT_METHOD = "reference"
 
 
 def check_sizes(spec, latent, latent_factor: int):
@@ -70,13 +72,14 @@ class DragNeXtPBSI(io.ComfyNode):
                                tooltip="Adam learning rate on the variance-preserving latent (the reference: 0.02)."),
                 io.Float.Input("mask_weight", display_name="lambda", default=0.2, min=0.0, max=100.0, step=0.01,
                                tooltip="Weight of the term holding the latent outside the editable mask (the reference: 0.2)."),
-                io.Combo.Input("feature_layers", options=[METHOD_DEFAULT, *FEATURE_LAYERS], default=METHOD_DEFAULT,
-                               tooltip="Decoder features compared by the losses. method default: all_stages for "
-                                       "paper, third_up_block for reference. all_stages: the paper's concatenated "
-                                       "outputs of every decoder stage; third_up_block: the reference code's "
-                                       "(feature_idx 3: the third decoder stage, SD1.5 640 channels); "
-                                       "last_up_block: the last decoder stage only (not the reference's, whatever "
-                                       "older versions of this tooltip said)."),
+                io.Combo.Input("feature_layers", options=[METHOD_DEFAULT, *FEATURE_LAYERS],
+                               default=DEFAULT_FEATURE_LAYERS,
+                               tooltip="Decoder features compared by the losses. all_stages (the default): the "
+                                       "paper's, the concatenated outputs of every decoder stage; third_up_block: "
+                                       "the reference code's (feature_idx 3: the third decoder stage, SD1.5 640 "
+                                       "channels; on SDXL's three-stage decoder the last); last_up_block: the last "
+                                       "decoder stage only; method default: the method's own (all_stages for "
+                                       "paper, third_up_block for reference)."),
                 io.Combo.Input("progress_schedule", options=[METHOD_DEFAULT, *PROGRESS_SCHEDULES],
                                default=METHOD_DEFAULT,
                                tooltip="How far the intermediate states have moved. method default: paper for "
@@ -84,12 +87,14 @@ class DragNeXtPBSI(io.ComfyNode):
                                        "reference: over the first 3; final: no intermediate states (the paper's "
                                        "ablation). Rounding follows the method."),
                 io.Combo.Input("method", optional=True, options=list(METHODS), default=DEFAULT_METHOD,
-                               tooltip="paper: what the paper's text describes, PBSI only, exact geometry (pixel "
-                                       "angles, rotation about the centre cell, the drawn region). reference: the "
-                                       "authors' released code, a point-drag stage with point tracking before PBSI "
-                                       "in the first timesteps, whole-cell offsets, angles from the rounded cells, "
-                                       "rotation about the centre's pixel corner, the filled contour holding the "
-                                       "handle as the region, lambda once per operation."),
+                               tooltip="reference (the default): the authors' released code, a point-drag stage "
+                                       "with point tracking before PBSI in the first timesteps, whole-cell "
+                                       "offsets, angles from the rounded cells, rotation about the centre's pixel "
+                                       "corner, the filled contour holding the handle as the region, lambda once "
+                                       "per operation. paper: what the paper's text describes, PBSI only, exact "
+                                       "geometry (pixel angles, rotation about the centre cell, the drawn region). "
+                                       "By default either reads the paper's features (feature_layers all_stages); "
+                                       "feature_layers 'method default' gives each method exactly as published."),
                 io.Int.Input("point_drag_timesteps", optional=True, default=3, min=0, max=1000,
                              tooltip=ref + "timesteps that start with the point-drag stage (the reference: 3)."),
                 io.Int.Input("tracks_per_timestep", optional=True, default=10, min=1, max=1000,
@@ -124,7 +129,7 @@ class DragNeXtPBSI(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, inversion, drag, conditioning, pbsi_timesteps, iterations, lr, mask_weight,
-                feature_layers=METHOD_DEFAULT, progress_schedule=METHOD_DEFAULT, method=DEFAULT_METHOD,
+                feature_layers=DEFAULT_FEATURE_LAYERS, progress_schedule=METHOD_DEFAULT, method=DEFAULT_METHOD,
                 point_drag_timesteps=3, tracks_per_timestep=10, steps_per_track=3, motion_radius=4,
                 track_radius=12, motion_step=4.0, reach_distance=2.0, no_change_patience=10,
                 activation_checkpointing=False) -> io.NodeOutput:

@@ -91,7 +91,7 @@ def edit_nodes(spec: dict, image: str, prefix: str = "dragnext") -> list:
         (4, "VAEEncode", (360, 260), (210, 46), []),
         (5, "DragNeXtInversion", (800, 60), (320, 130), [50, 0.75]),
         (6, "DragNeXtSpec", (360, 360), (420, 520), [json.dumps(spec, indent=1)]),
-        (7, "DragNeXtPBSI", (800, 260), (320, 430), [5, 10, 0.02, 0.2, "method default", "method default", "paper",
+        (7, "DragNeXtPBSI", (800, 260), (320, 430), [5, 10, 0.02, 0.2, "all_stages", "method default", "reference",
                                                           3, 10, 3, 4, 12, 4.0, 2.0, 10, False]),
         (8, "DragNeXtDenoise", (1160, 60), (320, 130), [True, -1]),
         (9, "VAEDecode", (1160, 260), (210, 46), []),

@@ -14,7 +14,7 @@ from test_model_untouched import Snapshot, drag_spec, invert
 def pbsi(model, cond, inversion, checkpointing: bool, **extra):
     with torch.inference_mode():
         edit, states = DragNeXtPBSI.execute(model, inversion, drag_spec(), cond, 2, 3, 0.05, 0.2, "all_stages",
-                                            "paper", activation_checkpointing=checkpointing, **extra).args
+                                            "paper", activation_checkpointing=checkpointing, **{"method": "paper", **extra}).args
     return edit, states
 
 

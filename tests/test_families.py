@@ -210,7 +210,7 @@ def test_refused_family_is_named_before_any_unet_pass(kind, tiny_model, tiny_con
             DragNeXtInversion.execute(refused, {"samples": latent}, tiny_cond, 10, 0.5)
         (inversion,) = DragNeXtInversion.execute(tiny_model, {"samples": latent}, tiny_cond, 10, 0.5).args
         with pytest.raises(ValueError, match=message):
-            DragNeXtPBSI.execute(refused, inversion, drag_spec(), tiny_cond, 1, 1, 0.02, 0.2, "all_stages", "paper")
+            DragNeXtPBSI.execute(refused, inversion, drag_spec(), tiny_cond, 1, 1, 0.02, 0.2, "all_stages", "paper", method="paper")
         edit = DragEdit(inversion, 1, edited=inversion.inverted, original=inversion.inverted, losses=[])
         with pytest.raises(ValueError, match=message):
             DragNeXtDenoise.execute(refused, edit, tiny_cond, True, -1)
@@ -237,7 +237,7 @@ def test_sdxl_graph_through_the_four_nodes_on_the_host_sdxl_class():
         (drag,) = DragNeXtSpec.execute(image, json.dumps(spec)).args
         (inversion,) = DragNeXtInversion.execute(model, {"samples": latent}, cond, 10, 0.6).args
         edit, states = DragNeXtPBSI.execute(model, inversion, drag, cond, 2, 2, 0.05, 0.2,
-                                            "all_stages", "paper").args
+                                            "all_stages", "paper", method="paper").args
         (out,) = DragNeXtDenoise.execute(model, edit, cond, True, -1).args
     assert inversion.passes == {"forward": 6, "forward_backward": 0}
     assert edit.passes == {"forward": 4, "forward_backward": 4}

@@ -125,7 +125,7 @@ def test_model_untouched_after_the_whole_edit(tiny_model, tiny_cond, layers):
     snap.check_patcher(tiny_model)
     with torch.inference_mode():
         edit, _ = DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 2, 2, 0.05, 0.2,
-                                     layers, "paper").args
+                                     layers, "paper", method="paper").args
     snap.check_patcher(tiny_model)
     assert (edit.edited - edit.original).abs().max() > 0   # the edit happened
     with torch.inference_mode():
@@ -141,7 +141,7 @@ def test_model_untouched_after_pbsi_alone_then_reload(tiny_model, tiny_cond):
     snap = Snapshot(tiny_model, tiny_cond)
     inversion = invert(tiny_model, tiny_cond)
     with torch.inference_mode():
-        DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 1, 2, 0.05, 0.2, "all_stages", "paper")
+        DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 1, 2, 0.05, 0.2, "all_stages", "paper", method="paper")
     snap.check_patcher(tiny_model)
     snap.check_reloaded(tiny_model)
 
@@ -152,7 +152,7 @@ def expect_interrupted_pbsi(model, inversion, cond, iterations, feature_layers):
         with pytest.raises(comfy.model_management.InterruptProcessingException):
             with torch.inference_mode():
                 DragNeXtPBSI.execute(model, inversion, drag_spec(), cond, 2, iterations, 0.05, 0.2,
-                                     feature_layers, "paper")
+                                     feature_layers, "paper", method="paper")
     finally:
         comfy.model_management.interrupt_current_processing(False)
 
@@ -213,14 +213,14 @@ def test_model_untouched_per_family_after_success_failure_and_interrupt(family, 
     inversion = invert(model, cond)
     with torch.inference_mode():
         edit, _ = DragNeXtPBSI.execute(model, inversion, drag_spec(), cond, 2, 2, 0.05, 0.2,
-                                     "all_stages", "paper").args
+                                     "all_stages", "paper", method="paper").args
         DragNeXtDenoise.execute(model, edit, cond, True, -1)
     snap.check_patcher(model)
     # a failure inside the run (a spec that does not fit this latent) and an interrupted PBSI
     wrong = DragSpec(2 * SIZE, 2 * SIZE, drag_spec().operations, None)
     with pytest.raises(ValueError, match="^drag: the spec's image is 128x128"):
         with torch.inference_mode():
-            DragNeXtPBSI.execute(model, inversion, wrong, cond, 2, 2, 0.05, 0.2, "all_stages", "paper")
+            DragNeXtPBSI.execute(model, inversion, wrong, cond, 2, 2, 0.05, 0.2, "all_stages", "paper", method="paper")
     snap.check_patcher(model)
     comfy.model_management.interrupt_current_processing(True)
     expect_interrupted_pbsi(model, inversion, cond, 2, "third_up_block")

@@ -36,7 +36,8 @@ def translate_spec(handle=(20.0, 32.0), target=(40.0, 32.0), editable=None):
 
 def pbsi_outputs(model, inv, spec, cond, n=2, k=4, lr=0.05, mask_weight=0.2, layers="last_up_block",
                  schedule="paper", **inputs):
-    """The node's (edit, states)."""
+    """The node's (edit, states); the paper's method unless `inputs` say otherwise."""
+    inputs = {"method": "paper", **inputs}
     with torch.inference_mode():   # as the host runs nodes
         return DragNeXtPBSI.execute(model, inv, spec, cond, n, k, lr, mask_weight, layers, schedule, **inputs).args
 

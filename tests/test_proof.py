@@ -106,23 +106,22 @@ def test_the_fast_preset_row_runs_the_benchmark_preset_and_inverts_on_its_own_sc
     fast, p = preset_settings(Settings(), "fast"), PRESETS["fast"]
     assert (fast.steps, fast.inversion_strength, fast.pbsi_timesteps, fast.iterations) == (
         p.steps, p.strength, p.pbsi_timesteps, p.iterations)
-    assert (fast.lr, fast.method, fast.feature_layers) == (Settings().lr, "paper", "method default")
+    assert (fast.lr, fast.method, fast.feature_layers) == (Settings().lr, "reference", "all_stages")
     assert "DragNeXt (fast preset)" in all_methods(Settings())
 
 
 @pytest.fixture(scope="module")
 def quick_summary(tmp_path_factory):
-    """Three translation scenes at the nodes' default settings (a few seconds per edit on
-    this prior), through the nodes: no edit, copy-paste, the default, the setting tuned
-    for this prior, the authors' pipeline on the paper's features, and the ground truth
-    through the VAE."""
+    """Three translation scenes at the nodes' default settings (seconds per edit on this
+    prior), through the nodes: no edit, copy-paste, the default (the authors' pipeline on the
+    paper's features), the     paper method as published, and the ground truth through the VAE."""
     from proof.evaluate import evaluate
     from proof.methods import Settings
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("quick_eval")
     summary = evaluate(3, str(out), Settings(), op_types=("translate",),
                        method_names=["no edit", "copy-paste (RegionDrag-like)", "DragNeXt (default)",
-                                     "DragNeXt (lr 0.2)", "DragNeXt (reference method, all stages)",
+                                     "DragNeXt (paper method)",
                                      "ground truth (VAE round trip)"],
                        sheet_scenes=1, log=lambda *_: None)
     return summary, out
@@ -159,35 +158,32 @@ def test_the_ground_truth_row_is_the_exact_edit_through_the_vae(quick_summary):
     assert truth["psnr_out"] > 35
 
 
-def test_the_default_moves_the_object_towards_its_target(quick_summary):
-    # At the nodes' defaults PBSI's latent edit brings much of the object to its target pose,
-    # in every one of these three scenes (2 threads: IoU 0.59 / 0.29 / 0.56 against no edit's 0.29 / 0.10 /
-    # 0.28, DAI 0.0076 / 0.067 / 0.0007 against 0.077 / 0.239 / 0.039; the 30-scene table in
-    # proof/README.md); with a larger step, more of it: a check of the whole chain's direction
-    # (cell maps, sign, losses, denoise) on a prior with ground truth.
+def test_the_default_moves_the_object_onto_its_target(quick_summary):
+    # At the nodes' defaults the object arrives at most of its target pose in every one of these
+    # three scenes (1 thread: IoU 0.77 / 0.86 / 0.84 against no edit's 0.29 / 0.10 / 0.28, DAI
+    # 0.0004-0.0006 against 0.04-0.24; the 30-scene table in proof/README.md): a check of the
+    # whole chain's direction (cell maps, sign, losses, point tracking, denoise) on a prior with
+    # ground truth.
     summary, out = quick_summary
-    none = summary["no edit|translate"]
-    default, tuned = summary["DragNeXt (default)|translate"], summary["DragNeXt (lr 0.2)|translate"]
-    assert default["iou"] > max(0.45, none["iou"] + 0.2) and default["dai"] < 0.25 * none["dai"], (default, none)
+    none, default = summary["no edit|translate"], summary["DragNeXt (default)|translate"]
+    assert default["iou"] > 0.7 and default["dai"] < 0.05 * none["dai"], (default, none)
     rows = {(r["method"], r["seed"]): r for r in json.loads((out / "results.json").read_text())["rows"]}
     for seed in range(3):
         edit, unedited = rows["DragNeXt (default)", seed], rows["no edit", seed]
-        assert edit["iou"] > unedited["iou"] + 0.15 and edit["dai"] < 0.5 * unedited["dai"], (seed, edit, unedited)
-    assert tuned["iou"] > none["iou"] + 0.15, (tuned, none)
-    assert tuned["dai"] < 0.7 * none["dai"] and tuned["l1_target"] < none["l1_target"]
+        assert edit["iou"] > max(0.6, unedited["iou"] + 0.3) and edit["dai"] < 0.1 * unedited["dai"], (
+            seed, edit, unedited)
 
 
-def test_the_authors_pipeline_on_the_papers_features_drags_further_than_the_default(quick_summary):
-    # The reference method's point-drag stage (up to 90 Adam steps of motion supervision before
-    # PBSI's 50) carries the object further than PBSI alone once it reads every decoder stage
-    # (proof/README.md, section "The reference method's feature layer"): in every scene here
-    # (1 thread: IoU 0.77 / 0.86 / 0.84 against the default's 0.59 / 0.29 / 0.56, DAI 0.0004-0.0006
-    # against 0.0007-0.067).
+def test_the_default_drags_further_than_the_paper_method(quick_summary):
+    # The default's point-drag stage (up to 90 Adam steps of motion supervision before PBSI's
+    # 50) carries the object further than the paper's PBSI alone (proof/README.md, section "The
+    # reference method's feature layer"): in every scene here (1 thread: IoU 0.77 / 0.86 / 0.84
+    # against the paper's 0.59 / 0.29 / 0.56, DAI 0.0004-0.0006 against 0.0007-0.067).
     summary, out = quick_summary
     rows = {(r["method"], r["seed"]): r for r in json.loads((out / "results.json").read_text())["rows"]}
     for seed in range(3):
-        edit, default = rows["DragNeXt (reference method, all stages)", seed], rows["DragNeXt (default)", seed]
-        assert edit["iou"] > default["iou"] + 0.1 and edit["dai"] < default["dai"], (seed, edit, default)
+        edit, paper = rows["DragNeXt (default)", seed], rows["DragNeXt (paper method)", seed]
+        assert edit["iou"] > paper["iou"] + 0.1 and edit["dai"] < paper["dai"], (seed, edit, paper)
 
 
 def test_a_long_method_name_is_labelled_whole_within_its_tile():
@@ -198,7 +194,7 @@ def test_a_long_method_name_is_labelled_whole_within_its_tile():
         bar = _label(tile, text)[:18]
         return np.flatnonzero((bar < 0.5).any(axis=(0, 2)))
 
-    name = "DragNeXt (reference method, all stages)"
+    name = "DragNeXt (reference method, all stages)"   # session 23's row, the longest name yet
     whole, cut = ink_columns(name), ink_columns(name[:34])
     assert whole[-1] < tile.shape[1] - 1 and whole[-1] > cut[-1] + 10  # ", all stages)" drawn, not cut at 34 characters
 

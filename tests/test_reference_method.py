@@ -40,6 +40,8 @@ def spec():
 
 
 def run(model, inv, cond, **inputs):
+    """Each method's own features unless `inputs` say otherwise."""
+    inputs = {"feature_layers": "method default", **inputs}
     with torch.inference_mode():
         return DragNeXtPBSI.execute(model, inv, spec(), cond, 3, 4, 0.05, 0.2, **inputs).args[0]
 
@@ -103,3 +105,6 @@ def test_schema_lists_the_reference_knobs_after_the_old_inputs():
     assert math.isclose(defaults["motion_step"], 4.0) and math.isclose(defaults["reach_distance"], 2.0)
     assert defaults["no_change_patience"] == 10
     assert defaults["activation_checkpointing"] is False
+    # the default: the authors' pipeline on the paper's features (proof/README.md says why)
+    assert (defaults["method"], defaults["feature_layers"], defaults["progress_schedule"]) == (
+        "reference", "all_stages", "method default")

@@ -46,8 +46,8 @@ class PointDragConfig:
                 raise ValueError(f"{name}: must be at least {least}, got {value}")
         if self.timesteps > pbsi_timesteps:
             raise ValueError(f"point_drag_timesteps: the point-drag stage runs before PBSI in its timesteps, so it "
-                             f"must be at most pbsi_timesteps ({pbsi_timesteps}), got {self.timesteps}; lower it, or set it "
-                             f"to 0 for no point-drag stage")
+                             f"must be at most pbsi_timesteps ({pbsi_timesteps}), got {self.timesteps}; lower it, "
+                             f"or set it to 0 for no point-drag stage")
         if not self.max_step > 0:
             raise ValueError(f"motion_step: must be positive, got {self.max_step}")
         if not self.reach > 0:

@@ -33,7 +33,7 @@ RUN_TIMEOUT = 900  # seconds for one queued graph on a CPU
 # on CI's 2 CPU cores that is ~10 min a run. The browser sets these widgets (by name, so a
 # renamed input fails loudly) before queueing: same graph, same nodes, fewer passes.
 QUICK = {"DragNeXtInversion": {"steps": 10, "inversion_strength": 0.8},
-         "DragNeXtPBSI": {"pbsi_timesteps": 2, "iterations": 3}}
+         "DragNeXtPBSI": {"pbsi_timesteps": 2, "iterations": 3, "point_drag_timesteps": 2}}
 
 
 def _node():

@@ -55,11 +55,16 @@ def test_through_the_host_the_truth_trajectory_is_the_nodes_original_and_a_tiny_
         model, inv, drag, cond, pbsi_timesteps=settings.pbsi_timesteps, iterations=1, lr=0.02, mask_weight=0.2))
     assert torch.allclose(reach.plain_trajectory(model, cond, inv, settings.pbsi_timesteps), edit.original, atol=1e-5)
 
-    tiny = reach.scene_reach(model, vae, cond, scene, dataclasses.replace(settings, iterations=2), [1e-4, 0.2])
+    paper = dataclasses.replace(settings, iterations=2, method="paper")   # PBSI's steps only: a known count
+    tiny = reach.scene_reach(model, vae, cond, scene, paper, [1e-4, 0.2])
     assert abs(tiny[1e-4]["content_progress"]) < 0.02 and abs(tiny[1e-4]["progress"]) < 0.02
     assert tiny[0.2]["content_progress"] > 10 * abs(tiny[1e-4]["content_progress"])  # towards the moved content
     # Adam's steps are about lr each: 2 iterations x 3 timesteps, which the quick schedule's DDIM steps (100
-    # timesteps apart) carry forward growing by up to about 2.5 (1e-4: 0.0015), bound the move by 18 lr
+    # timesteps apart) carry forward growing by up to about 2.5 (1e-4: 0.0015), bound the move by 3 budgets
     for lr in (1e-4, 0.2):
-        assert 0.5 * lr < tiny[lr]["moved_max"] < 18 * lr, (lr, tiny[lr])
+        assert tiny[lr]["budget"] == pytest.approx(6 * lr)
+        assert 0.5 * lr < tiny[lr]["moved_max"] < 3 * tiny[lr]["budget"], (lr, tiny[lr])
+    # the default's budget counts its point-drag stage's Adam steps too (one per forward+backward pass)
+    default = reach.scene_reach(model, vae, cond, scene, dataclasses.replace(settings, iterations=2), [1e-4])[1e-4]
+    assert default["budget"] > tiny[1e-4]["budget"] + 1e-4
     assert 0 < tiny[0.2]["content_share"] and math.isfinite(tiny[0.2]["content_share"])  # |c| / |g - o|: above 1 where the inversions differ less than the content

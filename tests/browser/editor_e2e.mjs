@@ -328,10 +328,18 @@ try {
     prompt = { id: body.prompt_id, spec: sent[String(id)].inputs.spec };
     assert(prompt.spec === vueSpec.text, "the queued prompt carries the drawn spec");
     log("queued", prompt.id);
-    await page.waitForFunction((id) => {
+    // Wait for the images on the canvas; a run that fails says why at once, not after the timeout.
+    const deadline = Date.now() + RESULT_TIMEOUT;
+    while (!(await page.evaluate((id) => {
       const r = window.app.graph.getNodeById(id).dragnext.results;
-      return r.edited && r.states.length > 0;
-    }, id, { timeout: RESULT_TIMEOUT, polling: 1000 });
+      return !!(r.edited && r.states.length > 0);
+    }, id))) {
+      const entry = (await (await fetch(`${url}/history/${prompt.id}`)).json())[prompt.id];
+      const failed = entry?.status?.messages?.find((m) => m[0] === "execution_error");
+      assert(!failed, `the queued run failed: ${failed?.[1]?.exception_message}`);
+      assert(Date.now() < deadline, `no result ${RESULT_TIMEOUT / 1000} s after queueing`);
+      await page.waitForTimeout(1000);
+    }
     await showNode(page, id, 1);
     await settle(page);
     const edState = () => page.evaluate((id) => {

@@ -198,13 +198,14 @@ def drag_spec(scene):
                       scene.image.shape[1], region_masks=scene.region_masks(), editable_mask=scene.editable_mask)
 
 
-def scene_ratio(model, vae, cond, scene, feature_layers: str = "all_stages") -> dict:
-    """Invert the scene's original and ground truth with the pack's inversion, through the
-    host (the nodes' run_stage and feature taps), and measure both losses; also the ratio
-    with the latents themselves as the feature map, clean and inverted (where a UNet that
-    does not move its output with the image loses the equivariance before any feature)."""
+def scene_ratio(model, vae, cond, scene, feature_layers: str = "all_stages", strength: float = STRENGTH) -> dict:
+    """Invert the scene's original and ground truth with the pack's inversion (`strength` as the
+    inversion node's), through the host (the nodes' run_stage and feature taps), and measure both
+    losses; also the ratio with the latents themselves as the feature map, clean and inverted
+    (where a UNet that does not move its output with the image loses the equivariance before
+    any feature)."""
     host_unet, taps_mod = pack_module("nodes.host_unet"), pack_module("nodes.feature_taps")
-    schedule = make_schedule(alphas_from_sigmas(model.get_model_object("model_sampling").sigmas), STEPS, STRENGTH)
+    schedule = make_schedule(alphas_from_sigmas(model.get_model_object("model_sampling").sigmas), STEPS, strength)
     with torch.inference_mode():
         images = torch.from_numpy(np.stack([scene.image, scene.edited]))
         latents = model.model.process_latent_in(vae.encode(images).float())
@@ -293,6 +294,9 @@ def main():
                     help="the same check through CONFIG's UNet with random weights at the clean latent (no prior needed)")
     ap.add_argument("--half-extent", type=float, nargs=2, default=None,
                     help="objects' half extent (fraction of the side; default: the prior's world)")
+    ap.add_argument("--inversion-strength", type=float, default=STRENGTH,
+                    help="through the prior: how far the inversion goes, so the noise level of the first PBSI "
+                         "timestep (default: the inversion node's)")
     ap.add_argument("--json", default=None, help="also write every scene's ratio here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -314,8 +318,10 @@ def main():
         what, ratio_of = f"the clean latent of prior {args.prior}", (lambda sc: latent_ratio(encode, sc))
     else:
         model, vae, cond = prior.load_prior(args.prior)
-        what = f"{args.feature_layers} features at the first PBSI timestep, prior {args.prior}"
-        ratio_of = lambda sc: scene_ratio(model, vae, cond, sc, args.feature_layers)  # noqa: E731
+        what = (f"{args.feature_layers} features at the first PBSI timestep (inversion strength "
+                f"{args.inversion_strength}), prior {args.prior}")
+        ratio_of = lambda sc: scene_ratio(model, vae, cond, sc, args.feature_layers,  # noqa: E731
+                                          args.inversion_strength)
     print(f"oracle ratio L(ground truth) / L(start), {what}, development seeds from {DEV_SEED_BASE}:")
     world = scenes.World.of(config)
     if args.half_extent:

@@ -111,6 +111,10 @@ def test_through_the_host_a_ground_truth_equal_to_the_original_gives_exactly_one
     # a whole-cell move: the stride-8 latent moves exactly with it, its inversion no more than that
     moved = oracle.scene_ratio(model, vae, cond, scene)
     assert moved["clean_latent_ratio"] < 0.1 and moved["inverted_latent_ratio"] > moved["clean_latent_ratio"]
+    # a shorter inversion ends at a lower noise level: its latent keeps more of the clean one's equivariance
+    shallow = oracle.scene_ratio(model, vae, cond, scene, strength=0.1)
+    assert shallow["clean_latent_ratio"] == pytest.approx(moved["clean_latent_ratio"])
+    assert shallow["inverted_latent_ratio"] < moved["inverted_latent_ratio"], (shallow, moved)
 
 
 def test_the_latent_only_ratio_is_zero_for_whole_cell_moves_and_one_for_no_move():

@@ -15,7 +15,8 @@ target poses, at latent resolution):
   `|e - o|`: Adam moves an element by about lr per iteration at most, so PBSI's N x K iterations at lr
   bound `moved_max` near N * K * lr, and content whose contrast needs more than that cannot arrive
   whatever the loss asks. `budget` is the Adam steps the node took times lr: N * K * lr (1.0) for the
-  paper's method, plus the point-drag stage's steps for the reference's (the default: 1.4 to 2.8 on the toy prior).
+  paper's method, plus the point-drag stage's steps for the reference's (the default: 1.4 to 2.8 on
+  the toy prior).
 
 On development seeds (502,000 on, proof.evaluate's development runs; proof/README.md).
 

@@ -13,8 +13,9 @@ from test_model_untouched import Snapshot, drag_spec, invert
 
 def pbsi(model, cond, inversion, checkpointing: bool, **extra):
     with torch.inference_mode():
+        inputs = {"method": "paper", **extra}   # the paper's method unless `extra` says otherwise
         edit, states = DragNeXtPBSI.execute(model, inversion, drag_spec(), cond, 2, 3, 0.05, 0.2, "all_stages",
-                                            "paper", activation_checkpointing=checkpointing, **{"method": "paper", **extra}).args
+                                            "paper", activation_checkpointing=checkpointing, **inputs).args
     return edit, states
 
 

@@ -141,7 +141,8 @@ def test_model_untouched_after_pbsi_alone_then_reload(tiny_model, tiny_cond):
     snap = Snapshot(tiny_model, tiny_cond)
     inversion = invert(tiny_model, tiny_cond)
     with torch.inference_mode():
-        DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 1, 2, 0.05, 0.2, "all_stages", "paper", method="paper")
+        DragNeXtPBSI.execute(tiny_model, inversion, drag_spec(), tiny_cond, 1, 2, 0.05, 0.2, "all_stages", "paper",
+                             method="paper")
     snap.check_patcher(tiny_model)
     snap.check_reloaded(tiny_model)
 
@@ -220,7 +221,8 @@ def test_model_untouched_per_family_after_success_failure_and_interrupt(family, 
     wrong = DragSpec(2 * SIZE, 2 * SIZE, drag_spec().operations, None)
     with pytest.raises(ValueError, match="^drag: the spec's image is 128x128"):
         with torch.inference_mode():
-            DragNeXtPBSI.execute(model, inversion, wrong, cond, 2, 2, 0.05, 0.2, "all_stages", "paper", method="paper")
+            DragNeXtPBSI.execute(model, inversion, wrong, cond, 2, 2, 0.05, 0.2, "all_stages", "paper",
+                                 method="paper")
     snap.check_patcher(model)
     comfy.model_management.interrupt_current_processing(True)
     expect_interrupted_pbsi(model, inversion, cond, 2, "third_up_block")

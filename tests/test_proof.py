@@ -114,15 +114,14 @@ def test_the_fast_preset_row_runs_the_benchmark_preset_and_inverts_on_its_own_sc
 def quick_summary(tmp_path_factory):
     """Three translation scenes at the nodes' default settings (seconds per edit on this
     prior), through the nodes: no edit, copy-paste, the default (the authors' pipeline on the
-    paper's features), the     paper method as published, and the ground truth through the VAE."""
+    paper's features), the paper method as published, and the ground truth through the VAE."""
     from proof.evaluate import evaluate
     from proof.methods import Settings
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("quick_eval")
     summary = evaluate(3, str(out), Settings(), op_types=("translate",),
                        method_names=["no edit", "copy-paste (RegionDrag-like)", "DragNeXt (default)",
-                                     "DragNeXt (paper method)",
-                                     "ground truth (VAE round trip)"],
+                                     "DragNeXt (paper method)", "ground truth (VAE round trip)"],
                        sheet_scenes=1, log=lambda *_: None)
     return summary, out
 

@@ -39,11 +39,13 @@ class PointDragConfig:
 
     def validate(self, pbsi_timesteps: int):
         ints = {"point_drag_timesteps": (self.timesteps, 0), "tracks_per_timestep": (self.tracks, 1),
-                "steps_per_track": (self.steps_per_track, 1), "motion_radius": (self.motion_radius, 0),
+                "steps_per_track": (self.steps_per_track, 1), "motion_radius": (self.motion_radius, 1),
                 "track_radius": (self.track_radius, 0), "no_change_patience": (self.patience, 1)}
         for name, (value, least) in ints.items():
             if value < least:
-                raise ValueError(f"{name}: must be at least {least}, got {value}")
+                why = (" (the motion loss is weighted by (2 r1)^2, so r1 0 moves nothing; set point_drag_timesteps "
+                       "to 0 for no point-drag stage)" if name == "motion_radius" else "")
+                raise ValueError(f"{name}: must be at least {least}, got {value}{why}")
         if self.timesteps > pbsi_timesteps:
             raise ValueError(f"point_drag_timesteps: the point-drag stage runs before PBSI in its timesteps, so it "
                              f"must be at most pbsi_timesteps ({pbsi_timesteps}), got {self.timesteps}; lower it, "
@@ -68,8 +70,9 @@ class PointDragState:
     active: bool = True
 
 
-def _offsets(radius: int):
-    d = torch.arange(-radius, radius + 1)
+def _offsets(radius: int, device):
+    # built on the maps' device: a host-to-device copy of indices would sync each pass
+    d = torch.arange(-radius, radius + 1, device=device)
     dy, dx = torch.meshgrid(d, d, indexing="ij")
     return dy.flatten(), dx.flatten()
 
@@ -80,7 +83,7 @@ def _clamped(maps, rows, cols, grid):
 
 def integer_patch(maps, grid, cell, radius: int) -> torch.Tensor:
     """(C, (2r+1)^2) features of the resized maps around a whole cell (edge cells repeat)."""
-    dy, dx = _offsets(radius)
+    dy, dx = _offsets(radius, maps[0].device)
     return _clamped(maps, dy + int(cell[0]), dx + int(cell[1]), grid)
 
 
@@ -89,7 +92,7 @@ def bilinear_patch(maps, grid, y: float, x: float, radius: int) -> torch.Tensor:
     (F.grid_sample with align_corners=True on the resized maps, away from the edges)."""
     y0, x0 = math.floor(y), math.floor(x)
     wy, wx = y - y0, x - x0
-    dy, dx = _offsets(radius)
+    dy, dx = _offsets(radius, maps[0].device)
     rows = torch.cat([dy + y0, dy + y0 + 1, dy + y0, dy + y0 + 1])
     cols = torch.cat([dx + x0, dx + x0, dx + x0 + 1, dx + x0 + 1])
     f00, f10, f01, f11 = _clamped(maps, rows, cols, grid).chunk(4, dim=1)
@@ -103,7 +106,9 @@ def track_point(f0: torch.Tensor, maps, grid, point, radius: int) -> tuple:
     r, c = int(point[0]), int(point[1])
     r0, r1 = max(r - radius, 0), min(r + radius, grid[0] - 1)
     c0, c1 = max(c - radius, 0), min(c + radius, grid[1] - 1)
-    rows, cols = torch.meshgrid(torch.arange(r0, r1 + 1), torch.arange(c0, c1 + 1), indexing="ij")
+    device = maps[0].device
+    rows, cols = torch.meshgrid(torch.arange(r0, r1 + 1, device=device), torch.arange(c0, c1 + 1, device=device),
+                                indexing="ij")
     with torch.no_grad():
         window = sample_cells(maps, rows.flatten(), cols.flatten(), grid)
         best = int((window.float() - f0.float()[:, None]).abs().sum(0).argmin())

@@ -3,8 +3,8 @@ import torch
 from comfy_api.latest import io
 
 from ..dragnext_ops.trajectory import denoise
-from .host_unet import PassMeter, run_stage
-from .model_family import default_mutual_attention_from_layer, model_family
+from .host_unet import PassMeter, one_prompt, run_stage
+from .model_family import check_latent_channels, default_mutual_attention_from_layer, model_family
 from .mutual_attention_patch import check_from_layer, with_mutual_attention
 from .sockets import DragEditSocket
 
@@ -38,7 +38,9 @@ class DragNeXtDenoise(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, edit, conditioning, mutual_attention, mutual_attention_from_layer) -> io.NodeOutput:
-        model_family(model)
+        family = model_family(model)
+        check_latent_channels(family, edit.edited, "edit", "run the edit's inversion and PBSI with this model")
+        one_prompt(conditioning)
         from_layer = mutual_attention_from_layer
         if mutual_attention:
             if from_layer == FAMILY_DEFAULT:

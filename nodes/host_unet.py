@@ -96,6 +96,24 @@ class _LoopSampler(comfy.samplers.Sampler):
         return self.loop(lambda meter, taps=None: HostUNet(model_wrap, extra_args, meter, taps), latent_image)
 
 
+def one_prompt(conditioning):
+    """Refuse conditioning that the stages cannot use: they need one entry over the whole
+    image at every timestep. The host batches several entries together (or runs them apart
+    when memory is short), which would split mutual attention's [original, edit] batch and
+    the feature taps' maps without an error; an area crops what the taps see."""
+    if not isinstance(conditioning, list) or len(conditioning) != 1:
+        got = len(conditioning) if isinstance(conditioning, list) else type(conditioning).__name__
+        raise ValueError(f"conditioning: DragNeXt takes one prompt (one conditioning entry), got {got}; "
+                         "encode one prompt with CLIP Text Encode instead of combining several")
+    options = conditioning[0][1]
+    if "area" in options or "mask" in options:
+        raise ValueError("conditioning: area or mask conditioning is not supported; DragNeXt needs the prompt "
+                         "over the whole image, so leave out Conditioning (Set Area) and (Set Mask)")
+    if options.get("start_percent", 0.0) > 0.0 or options.get("end_percent", 1.0) < 1.0:
+        raise ValueError("conditioning: a timestep range is not supported; DragNeXt needs the prompt at every "
+                         "timestep, so leave out ConditioningSetTimestepRange")
+
+
 def host_sigmas(model_patcher, timesteps) -> torch.Tensor:
     sigmas = model_patcher.get_model_object("model_sampling").sigmas
     return sigmas[list(timesteps)].to(torch.float32)

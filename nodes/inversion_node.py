@@ -5,8 +5,8 @@ from comfy_api.latest import io
 from ..dragnext_ops.ddim import alphas_from_sigmas, make_schedule
 from ..dragnext_ops.state import Inversion
 from ..dragnext_ops.trajectory import invert
-from .host_unet import PassMeter, run_stage
-from .model_family import model_family, warn_if_not_native
+from .host_unet import PassMeter, one_prompt, run_stage
+from .model_family import check_latent_channels, model_family, warn_if_not_native
 from .sockets import InversionSocket
 
 
@@ -51,6 +51,8 @@ class DragNeXtInversion(io.ComfyNode):
     def execute(cls, model, latent, conditioning, steps, inversion_strength) -> io.NodeOutput:
         family = model_family(model)
         samples = single_latent(latent)
+        check_latent_channels(family, samples, "latent", "encode the image with this model's VAE")
+        one_prompt(conditioning)
         warn_if_not_native(family, *(side * family.latent_factor for side in samples.shape[-2:]))
         schedule = make_schedule(discrete_alphas(model), steps, inversion_strength)
         result = {}

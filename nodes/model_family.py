@@ -38,6 +38,7 @@ class ModelFamily:
     prediction: str     # "eps" or "v"
     latent_factor: int  # image pixels per latent cell, per side
     native_size: int    # the image side the family was trained at, in pixels
+    latent_channels: int  # the latent's channels, from the host's latent format
 
 
 def _refuse(config_name: str, why: str):
@@ -76,7 +77,16 @@ def model_family(model_patcher) -> ModelFamily:
     factor = getattr(model.latent_format, "spacial_downscale_ratio", SD_VAE_FACTOR)
     # a model trained at another size may say so on its config (the pack's toy prior: 128 px)
     native = getattr(config, "native_image_size", None) or (v_size if prediction == "v" else eps_size)
-    return ModelFamily(family_name, name, prediction, int(factor), int(native))
+    channels = int(model.latent_format.latent_channels)
+    return ModelFamily(family_name, name, prediction, int(factor), int(native), channels)
+
+
+def check_latent_channels(family: ModelFamily, latent, field: str, fix: str):
+    """A latent of another model (16 channels into an SD1.x UNet's 4) would fail
+    inside the first UNet pass; refuse it first, naming the input."""
+    if latent.shape[1] != family.latent_channels:
+        raise ValueError(f"{field}: a {latent.shape[1]}-channel latent, but this {family.name} model takes "
+                         f"{family.latent_channels} channels; {fix}")
 
 
 def warn_if_not_native(family: ModelFamily, height: int, width: int):

@@ -10,10 +10,10 @@ from ..dragnext_ops.point_drag import PointDragConfig
 from ..dragnext_ops.state import DragEdit
 from .activation_checkpointing import with_activation_checkpointing
 from .feature_taps import (
-    DEFAULT_FEATURE_LAYERS, FEATURE_LAYERS, REFERENCE_FEATURE_LAYERS, FeatureTaps, with_feature_taps,
+    DEFAULT_FEATURE_LAYERS, FEATURE_LAYERS, REFERENCE_FEATURE_LAYERS, FeatureTaps, tapped_stages, with_feature_taps,
 )
-from .host_unet import PassMeter, run_stage, with_detached_weights
-from .model_family import model_family
+from .host_unet import PassMeter, one_prompt, run_stage, with_detached_weights
+from .model_family import check_latent_channels, model_family
 from .sockets import DragEditSocket, DragSpecSocket, InversionSocket
 
 METHOD_DEFAULT = "method default"
@@ -101,7 +101,7 @@ class DragNeXtPBSI(io.ComfyNode):
                              tooltip=ref + "point-tracking rounds per timestep (the reference: 10)."),
                 io.Int.Input("steps_per_track", optional=True, default=3, min=1, max=1000,
                              tooltip=ref + "motion-supervision Adam steps between two tracks (the reference: 3)."),
-                io.Int.Input("motion_radius", optional=True, default=4, min=0, max=64,
+                io.Int.Input("motion_radius", optional=True, default=4, min=1, max=64,
                              tooltip=ref + "r1: the supervised patch is (2 r1 + 1)^2 feature cells (the reference: 4)."),
                 io.Int.Input("track_radius", optional=True, default=12, min=0, max=256,
                              tooltip=ref + "r2: tracking searches +-r2 feature cells around the handle (the "
@@ -142,7 +142,12 @@ class DragNeXtPBSI(io.ComfyNode):
                             loss_scaling=unet_compute_dtype(model) == torch.float16)
         config.validate(len(inversion.schedule.timesteps))
         z_T = inversion.inverted
-        check_sizes(drag, z_T, model_family(model).latent_factor)  # refuses unserved families
+        family = model_family(model)  # refuses unserved families
+        check_latent_channels(family, z_T, "inversion", "invert the image with this model")
+        check_sizes(drag, z_T, family.latent_factor)
+        one_prompt(conditioning)
+        # before with_detached_weights, which may reload the model on newer hosts
+        tapped_stages(model.get_model_object("diffusion_model"), feature_layers)
         taps = FeatureTaps()
         unet = with_detached_weights(model)
         if activation_checkpointing:

@@ -2,6 +2,8 @@
 factor, native size, decoder stages, mutual-attention range), on tiny models of each
 family's host classes and on the real architectures built on the meta device (shapes
 only, no weights), and refusal of the families the pack cannot serve before any UNet pass."""
+import dataclasses
+
 import pytest
 import torch
 
@@ -215,6 +217,60 @@ def test_refused_family_is_named_before_any_unet_pass(kind, tiny_model, tiny_con
         with pytest.raises(ValueError, match=message):
             DragNeXtDenoise.execute(refused, edit, tiny_cond, True, -1)
     assert calls == []
+
+
+
+def _with(cond, **options):
+    return [[cond[0][0], {**cond[0][1], **options}]]
+
+
+UNUSABLE_CONDITIONING = {
+    "two entries (Conditioning Combine)": (lambda c: c + c, "one prompt \\(one conditioning entry\\), got 2"),
+    "no entry": (lambda c: [], "one prompt \\(one conditioning entry\\), got 0"),
+    "an area": (lambda c: _with(c, area=(8, 8, 0, 0), strength=1.0), "area or mask conditioning"),
+    "a mask": (lambda c: _with(c, mask=torch.ones(1, 8, 8)), "area or mask conditioning"),
+    "a timestep range": (lambda c: _with(c, start_percent=0.5, end_percent=1.0), "a timestep range"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNUSABLE_CONDITIONING))
+def test_conditioning_the_stages_cannot_use_is_named_before_any_unet_pass(kind, tiny_model, tiny_cond):
+    """Two entries would be batched [orig, edit, orig, edit]: mutual attention would share
+    nothing and PBSI would read the first entry's features, both without an error."""
+    make, message = UNUSABLE_CONDITIONING[kind]
+    bad = make(tiny_cond)
+    model, calls = counting(tiny_model)
+    latent = torch.zeros(1, 4, 8, 8)
+    with torch.inference_mode():
+        (inversion,) = DragNeXtInversion.execute(model, {"samples": latent}, tiny_cond, 10, 0.5).args
+        passes = len(calls)
+        with pytest.raises(ValueError, match="^conditioning: .*" + message):
+            DragNeXtInversion.execute(model, {"samples": latent}, bad, 10, 0.5)
+        with pytest.raises(ValueError, match="^conditioning: .*" + message):
+            DragNeXtPBSI.execute(model, inversion, drag_spec(), bad, 1, 1, 0.02, 0.2, "all_stages", "paper",
+                                 method="paper")
+        edit = DragEdit(inversion, 1, edited=inversion.inverted, original=inversion.inverted, losses=[])
+        with pytest.raises(ValueError, match="^conditioning: .*" + message):
+            DragNeXtDenoise.execute(model, edit, bad, True, -1)
+    assert len(calls) == passes
+
+
+def test_a_latent_of_another_model_is_named_before_any_unet_pass(tiny_model, tiny_cond):
+    model, calls = counting(tiny_model)
+    with torch.inference_mode():
+        with pytest.raises(ValueError, match="^latent: a 16-channel latent, but this SD1.x model takes 4 channels; "
+                                             "encode the image with this model's VAE"):
+            DragNeXtInversion.execute(model, {"samples": torch.zeros(1, 16, 8, 8)}, tiny_cond, 10, 0.5)
+        (inversion,) = DragNeXtInversion.execute(model, {"samples": torch.zeros(1, 4, 8, 8)}, tiny_cond, 10, 0.5).args
+        passes = len(calls)
+        other = dataclasses.replace(inversion, latents=[z.repeat(1, 4, 1, 1) for z in inversion.latents])
+        with pytest.raises(ValueError, match="^inversion: a 16-channel latent.*invert the image with this model"):
+            DragNeXtPBSI.execute(model, other, drag_spec(), tiny_cond, 1, 1, 0.02, 0.2, "all_stages", "paper",
+                                 method="paper")
+        edit = DragEdit(other, 1, edited=other.inverted, original=other.inverted, losses=[])
+        with pytest.raises(ValueError, match="^edit: a 16-channel latent"):
+            DragNeXtDenoise.execute(model, edit, tiny_cond, True, -1)
+    assert len(calls) == passes
 
 
 # ----------------------------------------------------------------- SDXL's graph in-process

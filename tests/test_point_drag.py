@@ -221,6 +221,8 @@ def test_config_errors_name_the_field():
         PointDragConfig(timesteps=6).validate(5)
     with pytest.raises(ValueError, match="^steps_per_track"):
         PointDragConfig(steps_per_track=0).validate(5)
+    with pytest.raises(ValueError, match="^motion_radius: must be at least 1, got 0 .*moves nothing"):
+        PointDragConfig(motion_radius=0).validate(5)
     with pytest.raises(ValueError, match="^motion_step"):
         PointDragConfig(max_step=0.0).validate(5)
     with pytest.raises(ValueError, match="^reach_distance"):

@@ -102,6 +102,7 @@ class Bridge {
   remove() {
     clearInterval(this.timer);
     this.window?.close();
+    this.editor.dispose();
   }
 
   editors() { return this.window ? [this.editor, this.window.editor] : [this.editor]; }

@@ -7,7 +7,7 @@
 import { fitView } from "./geometry.js";
 import { zoomAbout, centredAt } from "./viewport.js";
 import { rasterise } from "./raster.js";
-import { serialise, parse, validate, emptyState, newOperation } from "./spec.js";
+import { serialise, parse, validate, imageProblems, emptyState, newOperation } from "./spec.js";
 import { History } from "./history.js";
 import { drawFrame, maskCanvas, opColour, EDITABLE_COLOUR } from "./render.js";
 import { buildControls, TOOLS } from "./toolbar.js";
@@ -200,9 +200,9 @@ export class DragEditor {
     this.applyText(this.history.current);
   }
 
-  /** Forget the steps made since a mark from history.past.length (a double-click's clicks). */
+  /** Forget the steps made since a mark from history.steps (a double-click's clicks). */
   dropSince(mark, tool) {
-    if (this.history.drop(this.history.past.length - mark)) {
+    if (this.history.drop(this.history.steps - mark)) {
       this.applyText(this.history.current);
       this.onChange(this.history.current);
     }
@@ -222,6 +222,7 @@ export class DragEditor {
     this.onChange(text);
   }
 
+  /** A new operation from its button or N: ready for its region to be drawn. */
   addOperation(type) {
     this.state.operations.push(newOperation(type));
     this.selected = this.state.operations.length - 1;
@@ -230,9 +231,15 @@ export class DragEditor {
     this.commit();
   }
 
-  /** The selected operation, creating a translate one if there is none. */
+  /** The selected operation, creating a translate one if there is none. The tool stays:
+   * a first click of the Handle tool places the handle and moves on to Target. The
+   * gesture that asked for it commits, so the new operation and its first mark are one
+   * undo step. */
   ensureOperation() {
-    if (this.selected < 0) this.addOperation("translate");
+    if (this.selected < 0) {
+      this.state.operations.push(newOperation("translate"));
+      this.selected = this.state.operations.length - 1;
+    }
     return this.state.operations[this.selected];
   }
 
@@ -338,8 +345,8 @@ export class DragEditor {
 
   refresh() {
     // masks come from the drawing cache: a point drag re-validates on every move
-    this.problems = validate(this.state, this.size, this.inputs, (key, shapes) =>
-      this.maskFor(key, shapes, key === "editable" ? EDITABLE_COLOUR : opColour(Number(key.slice(2))))?.mask);
+    this.problems = [...imageProblems(this.size), ...validate(this.state, this.size, this.inputs, (key, shapes) =>
+      this.maskFor(key, shapes, key === "editable" ? EDITABLE_COLOUR : opColour(Number(key.slice(2))))?.mask)];
     this.problemsByOp = {};
     for (const p of this.problems) (this.problemsByOp[p.op] ??= []).push(p);
     this.controls.update();

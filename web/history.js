@@ -10,6 +10,7 @@ export class History {
   /** Forget everything: `current` becomes the only state (a load, or a typed spec). */
   reset(current) {
     this.past = [];
+    this.shifted = 0; // steps the limit has forgotten: `steps` keeps counting past it
     this.future = [];
     this.current = current;
     this.group = null;
@@ -25,7 +26,7 @@ export class History {
     this.group = group;
     if (!merge) {
       this.past.push(this.current);
-      if (this.past.length > this.limit) this.past.shift();
+      if (this.past.length > this.limit) { this.past.shift(); this.shifted++; }
     }
     this.future = [];
     this.current = next;
@@ -40,6 +41,9 @@ export class History {
     this.group = null;
     return true;
   }
+
+  /** Steps recorded so far, the forgotten ones included: a mark for `drop(steps - mark)`. */
+  get steps() { return this.shifted + this.past.length; }
 
   canUndo() { return this.past.length > 0; }
   canRedo() { return this.future.length > 0; }

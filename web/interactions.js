@@ -49,7 +49,7 @@ export function attachPointer(ed) {
     ed.focusKeys();
     c.setPointerCapture(e.pointerId);
     if (pan) { drag = startPan(ed, toLayout(e)); return; }
-    clicks = [...clicks.filter((k) => e.timeStamp - k.time < 600), { time: e.timeStamp, mark: ed.history.past.length, tool: ed.tool }].slice(-2);
+    clicks = [...clicks.filter((k) => e.timeStamp - k.time < 600), { time: e.timeStamp, mark: ed.history.steps, tool: ed.tool }].slice(-2);
     const p = roundPoint(toImage(e));
     // a press that starts nothing still owns its moves: else a Vue node drags itself along
     drag = start(ed, p, e, perLayout()) ?? {};
@@ -137,8 +137,9 @@ function start(ed, p, e, px) {
 }
 
 function movePoint(ed, op, kind) {
+  const moved = ed.state.operations[op]; // held: an undo mid-drag replaces the state, and moves then change nothing
   return {
-    move: (p) => { ed.state.operations[op][kind] = p; ed.refresh(); },
+    move: (p) => { moved[kind] = p; ed.refresh(); },
     end: () => ed.commit(),
   };
 }

@@ -114,6 +114,12 @@ const inImage = (p, size) => p[0] >= 0 && p[1] >= 0 && p[0] < size.width && p[1]
  * then replace the drawn shapes, which are not checked). maskOf(key, shapes) may return an
  * already rasterised mask (the editor's cache; key is "op<i>" or "editable").
  */
+/** The Spec node's own check on its picture (nodes/spec_node.py), apart from the spec's. */
+export function imageProblems(size) {
+  if (!size || (size.width % 8 === 0 && size.height % 8 === 0)) return [];
+  return [{ op: -1, field: "image", message: `${size.width}x${size.height} is not a multiple of 8 on both sides; crop or resize it` }];
+}
+
 export function validate(state, size, inputs = {}, maskOf = null) {
   const raster = (key, shapes) => maskOf?.(key, shapes) ?? rasterise(shapes, size.height, size.width);
   const out = [];

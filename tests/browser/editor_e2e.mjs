@@ -61,6 +61,17 @@ try {
     // Start from nothing, through the UI.
     await (await button("[data-action=clear]")).click();
     assert((await specOf(page, id)).spec.operations.length === 0, "Clear empties the spec");
+    // Points before any operation: the first Handle click makes one and moves on to Target.
+    await page.keyboard.press("h");
+    await clickAt(page, id, P(0.3, 0.3));
+    await clickAt(page, id, P(0.6, 0.5));
+    const pointsFirst = (await specOf(page, id)).spec.operations;
+    assert(pointsFirst.length === 1 && pointsFirst[0].region.length === 0, `one operation, no region: ${JSON.stringify(pointsFirst)}`);
+    near(pointsFirst[0].handle, P(0.3, 0.3), 0.3, "handle placed with no operation");
+    near(pointsFirst[0].target, P(0.6, 0.5), 0.3, "the next click places the target");
+    await page.keyboard.press("Control+z");
+    await page.keyboard.press("Control+z");
+    assert((await specOf(page, id)).spec.operations.length === 0, "two undos: the new operation went with its handle");
     await (await button("[data-action=add-translate]")).click();
 
     // A region from every tool: brush, lasso, rectangle, then an eraser stroke.

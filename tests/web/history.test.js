@@ -59,3 +59,18 @@ test("drop forgets the last steps without leaving them to redo", () => {
   assert.equal(h.drop(0), false);
   assert.equal(h.current, "a");
 });
+
+test("a mark from steps drops the same steps once the limit forgets the oldest", () => {
+  const h = new History("s0", 3);
+  for (let i = 1; i <= 5; i++) h.push(`s${i}`);
+  assert.equal(h.past.length, 3, "bounded");
+  const mark = h.steps;
+  h.push("click 1");
+  h.push("click 2");
+  assert.equal(h.past.length, 3, "still bounded: past.length no longer moves");
+  assert.equal(h.steps - mark, 2);
+  assert.equal(h.drop(h.steps - mark), true);
+  assert.equal(h.current, "s5");
+  h.reset("t");
+  assert.equal(h.steps, 0, "reset forgets the count too");
+});

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { serialise, parse, validate, emptyState, newOperation } from "../../web/spec.js";
+import { serialise, parse, validate, imageProblems, emptyState, newOperation } from "../../web/spec.js";
 
 const docExample = () => {
   const md = readFileSync(new URL("../../docs/spec-format.md", import.meta.url), "utf8");
@@ -92,6 +92,14 @@ test("validate: the far image edge is outside, as in Python (0 <= x < width)", (
   Object.assign(a, { handle: [99.99, 79.99], target: [100, 10], region: [rect([90, 70], [100, 80])] });
   s.operations.push(a);
   assert.deepEqual(fields(validate(s, size)), ["operations[0].target"]);
+});
+
+test("imageProblems: the Spec node refuses a picture whose sides are not multiples of 8", () => {
+  assert.deepEqual(imageProblems({ width: 512, height: 384 }), []);
+  assert.deepEqual(imageProblems(null), []);
+  assert.deepEqual(imageProblems({ width: 100, height: 80 }),
+    [{ op: -1, field: "image", message: "100x80 is not a multiple of 8 on both sides; crop or resize it" }]);
+  assert.equal(imageProblems({ width: 96, height: 81 }).length, 1);
 });
 
 test("parse: mode defaults to add, as in Python", () => {

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dragnext.dragnext_ops.regions import rasterise
+from dragnext.dragnext_ops.regions import brush_inside, polygon_inside, rasterise
 from dragnext.dragnext_ops.spec import build_spec, parse_spec
 from dragnext.nodes.spec_node import DragNeXtSpec
 
@@ -265,3 +265,23 @@ def test_node_with_mask_inputs():
     # a single (H, W) mask works for the editable input
     (drag,) = DragNeXtSpec.execute(torch.zeros(1, H, W, 3), spec(), None, editable[0]).args
     assert np.array_equal(drag.editable, editable[0].numpy() > 0.5)
+
+
+def test_rasterise_tests_each_stroke_segment_and_polygon_edge_only_where_it_reaches_and_gives_the_same_mask():
+    """rasterise windows each brush segment and polygon edge to the pixels it can reach;
+    the inside-tests on the whole grid (brush_inside, polygon_inside) are the rule."""
+    rng = np.random.default_rng(0)
+    h, w = 61, 77
+    py, px = np.mgrid[0:h, 0:w].astype(np.float64)
+    px, py = px + 0.5, py + 0.5
+    for trial in range(60):
+        n = int(rng.integers(1, 12))
+        points = [[float(x), float(y)] for x, y in zip(rng.uniform(-20, w + 20, n), rng.uniform(-20, h + 20, n))]
+        if trial % 3 == 0:  # whole and half pixel coordinates: the edge cases of the windows
+            points = [[round(x * 2) / 2, round(y * 2) / 2] for x, y in points]
+        radius = float(rng.choice([0.3, 0.5, 2.0, 7.5]))
+        brush = {"tool": "brush", "mode": "add", "radius": radius, "points": points}
+        assert np.array_equal(rasterise([brush], h, w), brush_inside(points, radius, px, py)), (trial, points)
+        if n >= 3:
+            polygon = {"tool": "polygon", "mode": "add", "points": points}
+            assert np.array_equal(rasterise([polygon], h, w), polygon_inside(points, px, py)), (trial, points)

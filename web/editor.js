@@ -239,6 +239,7 @@ export class DragEditor {
     if (this.selected < 0) {
       this.state.operations.push(newOperation("translate"));
       this.selected = this.state.operations.length - 1;
+      this.layer = "region"; // its region is what to draw next
     }
     return this.state.operations[this.selected];
   }

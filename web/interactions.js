@@ -15,6 +15,7 @@ const STEP = 2; // layout pixels between recorded freehand points
 export function attachPointer(ed) {
   const c = ed.canvas;
   let drag = null; // what the pressed pointer is doing
+  let owner = null; // the pointer whose gesture `drag` is (null for a pinch, which takes both)
   const touches = new Map(); // pointerId -> layout point, for a two-finger pinch (window mode)
   let clicks = []; // {time, mark, tool} of recent presses: a double-click forgets its two clicks
 
@@ -36,9 +37,19 @@ export function attachPointer(ed) {
         // a second finger: the first one's stroke was the start of a pinch, not a stroke
         if (drag) { drag = null; ed.abortGesture(); }
         drag = startPinch(ed, touches);
+        owner = null;
         e.preventDefault();
         return;
       }
+    }
+    if (drag && owner !== null && e.pointerId !== owner) {
+      // A second pointer in the node (where the graph, not the editor, pinches): the first
+      // one's stroke was the start of a gesture on the graph, not a stroke; drop it.
+      drag = null;
+      owner = null;
+      ed.abortGesture();
+      ed.refresh();
+      return;
     }
     const pan = zoomable() && (e.button === 1 || (e.button === 0 && ed.panKey));
     if (e.button !== 0 && !pan) return;
@@ -48,6 +59,7 @@ export function attachPointer(ed) {
     e.stopPropagation();
     ed.focusKeys();
     c.setPointerCapture(e.pointerId);
+    owner = e.pointerId;
     if (pan) { drag = startPan(ed, toLayout(e)); return; }
     clicks = [...clicks.filter((k) => e.timeStamp - k.time < 600), { time: e.timeStamp, mark: ed.history.steps, tool: ed.tool }].slice(-2);
     const p = roundPoint(toImage(e));
@@ -59,6 +71,7 @@ export function attachPointer(ed) {
   c.addEventListener("pointermove", (e) => {
     if (!ed.size) return;
     if (touches.has(e.pointerId)) touches.set(e.pointerId, toLayout(e));
+    if (drag && owner !== null && e.pointerId !== owner) return; // not this gesture's pointer
     const p = roundPoint(toImage(e));
     ed.cursor = p;
     if (drag) { e.stopPropagation(); drag.move?.(p, perLayout(), toLayout(e)); }
@@ -68,7 +81,8 @@ export function attachPointer(ed) {
 
   const finish = (e) => {
     touches.delete(e.pointerId);
-    if (!drag) return;
+    if (!drag || (owner !== null && e.pointerId !== owner)) return;
+    owner = null;
     e.stopPropagation();
     const d = drag;
     drag = null;

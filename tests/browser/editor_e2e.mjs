@@ -11,7 +11,7 @@
 // `RESULT {json}` for the pytest side.
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { launch, openApp, loadWorkflow, assert } from "./lib.mjs";
-import { specNodeId, showNode, settle, specOf, waitImage, screenOf, editorSelector, dragPath, clickAt, centreOn, setWidgets, option,
+import { specNodeId, showNode, settle, specOf, waitImage, screenOf, editorSelector, dragPath, clickAt, twoFingers, centreOn, setWidgets, option,
   setVueNodes, windowOpen, windowFit, windowScale } from "./page_helpers.mjs";
 
 const [url, workflowPath, artifacts] = process.argv.slice(2);
@@ -168,6 +168,17 @@ try {
     const target2 = P(0.75, 0.45);
     await dragPath(page, id, [target, target2]);
     near((await specOf(page, id)).spec.operations[0].target, target2, 0.3, "dragged target");
+
+    if (view === "classic") {
+      // Two fingers in the node are the graph's pinch, not two strokes: nothing is drawn.
+      // (Not in Vue nodes, where the second finger would drag the node away.)
+      const before = (await specOf(page, id)).text;
+      await page.keyboard.press("b");
+      await twoFingers(page, id, [P(0.2, 0.75), P(0.3, 0.85)], [P(0.6, 0.75), P(0.7, 0.85)]);
+      await settle(page);
+      assert((await specOf(page, id)).text === before, "a two-finger gesture draws nothing in the node");
+      await page.keyboard.press("v");
+    }
 
     // Resize the node and zoom the canvas: a click still lands on the same image pixel.
     for (const [nodeSize, zoom] of [[[760, 1000], 1.6], [[520, 760], 0.8]]) {

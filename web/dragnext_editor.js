@@ -10,7 +10,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { DragEditor } from "./editor.js";
 import { openFullWindow } from "./full_window.js";
-import { parseImageValue, viewPath } from "./image_source.js";
+import { outputsItsFile, parseImageValue, viewPath } from "./image_source.js";
 import { resultNodes, resultRole } from "./results.js";
 
 const NODE = "DragNeXtSpec";
@@ -37,7 +37,7 @@ function imageSource(node, bridge) {
     if (bridge.preview) return [bridge.preview, null];
     return [null, "Connect an image (e.g. a Load Image node) to the image input."];
   }
-  const file = up.widgets?.find((w) => w.name === "image" && typeof w.value === "string" && w.value);
+  const file = outputsItsFile(up.type) && up.widgets?.find((w) => w.name === "image" && typeof w.value === "string" && w.value);
   if (file) return [viewURL(file.value), null];
   if (bridge.preview) return [bridge.preview, null];
   const shown = up.imgs?.[0]?.src;

@@ -1,6 +1,16 @@
 // Where the editor's picture comes from, as pure functions (no DOM, no host imports).
 
 /**
+ * Whether a node of this type outputs its `image` widget's file as it is, so the editor may
+ * show the file before a run: the host's loaders. Another node with an `image` widget (a
+ * loader that also resizes, say) may send the Spec node other pixels than its file's; the
+ * editor then shows the run's own preview of what the Spec node got.
+ */
+export function outputsItsFile(type) {
+  return type === "LoadImage" || type === "LoadImageOutput";
+}
+
+/**
  * A LoadImage widget value ("name.png", "sub/dir/name.png [output]") -> the /view query
  * parameters of the full-size file: {filename, subfolder, type}.
  */

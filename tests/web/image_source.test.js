@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseImageValue, viewPath } from "../../web/image_source.js";
+import { outputsItsFile, parseImageValue, viewPath } from "../../web/image_source.js";
 
 test("LoadImage values name the file, its subfolder and its folder type", () => {
   assert.deepEqual(parseImageValue("cat.png"), { filename: "cat.png", subfolder: "", type: "input" });
@@ -17,4 +17,11 @@ test("the /view path asks for the original file, escaped, with no preview re-enc
   assert.equal(q.get("subfolder"), "pets/cats");
   assert.equal(q.get("type"), "output");
   assert.equal(q.has("preview"), false);
+});
+
+test("only the host's loaders are trusted to output their file's pixels before a run", () => {
+  assert.equal(outputsItsFile("LoadImage"), true);
+  assert.equal(outputsItsFile("LoadImageOutput"), true);
+  assert.equal(outputsItsFile("LoadAndResizeImage"), false, "a loader that may resize: the run's preview instead");
+  assert.equal(outputsItsFile(undefined), false);
 });

@@ -66,6 +66,7 @@ def brush_inside(points, radius, px, py):
 
 def _span(lo: float, hi: float, size: int) -> slice:
     """Pixels whose centres (i + 0.5) may lie in [lo, hi], a pixel of margin each side."""
+    lo, hi = min(max(lo, -2.0), size + 2.0), min(max(hi, -2.0), size + 2.0)  # finite: a huge radius is a whole side
     start = min(max(math.floor(lo) - 1, 0), size)
     return slice(start, min(max(math.ceil(hi) + 1, start), size))
 

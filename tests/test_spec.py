@@ -279,9 +279,16 @@ def test_rasterise_tests_each_stroke_segment_and_polygon_edge_only_where_it_reac
         points = [[float(x), float(y)] for x, y in zip(rng.uniform(-20, w + 20, n), rng.uniform(-20, h + 20, n))]
         if trial % 3 == 0:  # whole and half pixel coordinates: the edge cases of the windows
             points = [[round(x * 2) / 2, round(y * 2) / 2] for x, y in points]
-        radius = float(rng.choice([0.3, 0.5, 2.0, 7.5]))
+        if trial % 5 == 0:  # integers, and points far off the image
+            points = [[int(x), int(y)] for x, y in points] + [[-100_000, 50_000.0]]
+        radius = float(rng.choice([0.3, 0.5, 2.0, 7.5, 1e6]))
         brush = {"tool": "brush", "mode": "add", "radius": radius, "points": points}
         assert np.array_equal(rasterise([brush], h, w), brush_inside(points, radius, px, py)), (trial, points)
         if n >= 3:
             polygon = {"tool": "polygon", "mode": "add", "points": points}
             assert np.array_equal(rasterise([polygon], h, w), polygon_inside(points, px, py)), (trial, points)
+    # finite numbers whose windows would overflow an int: the whole image is the window
+    points, radius = [[-1e308, 0.0], [5.0, 5.0]], 1e308
+    with np.errstate(all="ignore"):  # r^2 overflows in both
+        huge = rasterise([{"tool": "brush", "mode": "add", "radius": radius, "points": points}], h, w)
+        assert np.array_equal(huge, brush_inside(points, radius, px, py))

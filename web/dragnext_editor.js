@@ -37,10 +37,11 @@ function imageSource(node, bridge) {
     if (bridge.preview) return [bridge.preview, null];
     return [null, "Connect an image (e.g. a Load Image node) to the image input."];
   }
-  const file = outputsItsFile(up.type) && up.widgets?.find((w) => w.name === "image" && typeof w.value === "string" && w.value);
-  if (file) return [viewURL(file.value), null];
+  const file = up.widgets?.find((w) => w.name === "image" && typeof w.value === "string" && w.value);
+  if (file && outputsItsFile(up.type)) return [viewURL(file.value), null];
   if (bridge.preview) return [bridge.preview, null];
-  const shown = up.imgs?.[0]?.src;
+  // another loader's own picture is its file, not necessarily what it outputs
+  const shown = !file && up.imgs?.[0]?.src;
   if (shown) return [shown, null];
   return [null, `The image comes from "${up.title}": run the graph once to see it here.`];
 }

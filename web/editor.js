@@ -236,7 +236,7 @@ export class DragEditor {
    * gesture that asked for it commits, so the new operation and its first mark are one
    * undo step. */
   ensureOperation() {
-    if (this.selected < 0) {
+    if (!this.state.operations[this.selected]) {
       this.state.operations.push(newOperation("translate"));
       this.selected = this.state.operations.length - 1;
       this.layer = "region"; // its region is what to draw next

@@ -18,6 +18,17 @@ export function attachPointer(ed) {
   let owner = null; // the pointer whose gesture `drag` is (null for a pinch, which takes both)
   const touches = new Map(); // pointerId -> layout point, for a two-finger pinch (window mode)
   let clicks = []; // {time, mark, tool} of recent presses: a double-click forgets its two clicks
+  let pressed = null; // the click-by-click polygon under way when the press began, and its corners then
+
+  // Drop the press in progress (a second pointer came down): the state goes back to the last
+  // commit, and a polygon placed click by click keeps the corners it had before this press.
+  const abort = () => {
+    drag = null;
+    owner = null;
+    const kept = pressed && ed.draft === pressed.draft ? pressed : null; // not one this press closed
+    ed.abortGesture();
+    if (kept) { kept.draft.points.length = kept.corners; ed.draft = kept.draft; ed.redraw(); }
+  };
 
   const rect = () => c.getBoundingClientRect();
   // client -> layout pixels of the canvas (undoes any host zoom of the node)
@@ -35,7 +46,7 @@ export function attachPointer(ed) {
       touches.set(e.pointerId, toLayout(e));
       if (touches.size === 2) {
         // a second finger: the first one's stroke was the start of a pinch, not a stroke
-        if (drag) { drag = null; ed.abortGesture(); }
+        if (drag) abort();
         drag = startPinch(ed, touches);
         owner = null;
         e.preventDefault();
@@ -43,12 +54,9 @@ export function attachPointer(ed) {
       }
     }
     if (drag && owner !== null && e.pointerId !== owner) {
-      // A second pointer in the node (where the graph, not the editor, pinches): the first
-      // one's stroke was the start of a gesture on the graph, not a stroke; drop it.
-      drag = null;
-      owner = null;
-      ed.abortGesture();
-      ed.refresh();
+      // A second pointer in the node, where the editor does not pinch: the first one's
+      // stroke was not meant as one; drop it, and draw nothing until both lift.
+      abort();
       return;
     }
     const pan = zoomable() && (e.button === 1 || (e.button === 0 && ed.panKey));
@@ -60,6 +68,7 @@ export function attachPointer(ed) {
     ed.focusKeys();
     c.setPointerCapture(e.pointerId);
     owner = e.pointerId;
+    pressed = ed.draft?.tool === "polygon" ? { draft: ed.draft, corners: ed.draft.points.length } : null;
     if (pan) { drag = startPan(ed, toLayout(e)); return; }
     clicks = [...clicks.filter((k) => e.timeStamp - k.time < 600), { time: e.timeStamp, mark: ed.history.steps, tool: ed.tool }].slice(-2);
     const p = roundPoint(toImage(e));
@@ -181,6 +190,7 @@ function startPoint(ed, kind, p) {
   return {
     move: (q) => { op[kind] = q; ed.refresh(); },
     end: () => {
+      if (ed.state.operations[i] !== op) return; // an undo mid-press replaced the state
       // Walk the user through the points still missing: handle -> target -> centre.
       if (ed.tool === "handle" && !op.target) ed.tool = "target";
       else if (ed.tool === "target" && op.type === "rotate" && !op.center) ed.tool = "center";

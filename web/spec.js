@@ -107,6 +107,12 @@ function shapeProblems(shapes, where) {
 // As Python's check: a point is in the image when 0 <= x < width and 0 <= y < height.
 const inImage = (p, size) => p[0] >= 0 && p[1] >= 0 && p[0] < size.width && p[1] < size.height;
 
+/** The Spec node's own check on its picture (nodes/spec_node.py), apart from the spec's. */
+export function imageProblems(size) {
+  if (!size || (size.width % 8 === 0 && size.height % 8 === 0)) return [];
+  return [{ op: -1, field: "image", message: `${size.width}x${size.height} is not a multiple of 8 on both sides; crop or resize it` }];
+}
+
 /**
  * What Python would reject, as [{op, field, message}] (op: the operation index, or -1).
  * size: {width, height} of the image, or null when the editor has none yet. inputs:
@@ -114,12 +120,6 @@ const inImage = (p, size) => p[0] >= 0 && p[1] >= 0 && p[0] < size.width && p[1]
  * then replace the drawn shapes, which are not checked). maskOf(key, shapes) may return an
  * already rasterised mask (the editor's cache; key is "op<i>" or "editable").
  */
-/** The Spec node's own check on its picture (nodes/spec_node.py), apart from the spec's. */
-export function imageProblems(size) {
-  if (!size || (size.width % 8 === 0 && size.height % 8 === 0)) return [];
-  return [{ op: -1, field: "image", message: `${size.width}x${size.height} is not a multiple of 8 on both sides; crop or resize it` }];
-}
-
 export function validate(state, size, inputs = {}, maskOf = null) {
   const raster = (key, shapes) => maskOf?.(key, shapes) ?? rasterise(shapes, size.height, size.width);
   const out = [];

@@ -11,7 +11,7 @@
 // `RESULT {json}` for the pytest side.
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { launch, openApp, loadWorkflow, assert } from "./lib.mjs";
-import { specNodeId, showNode, settle, specOf, waitImage, screenOf, editorSelector, dragPath, clickAt, twoFingers, centreOn, setWidgets, option,
+import { specNodeId, showNode, settle, specOf, waitImage, screenOf, editorSelector, dragPath, clickAt, fingers, centreOn, setWidgets, option,
   setVueNodes, windowOpen, windowFit, windowScale } from "./page_helpers.mjs";
 
 const [url, workflowPath, artifacts] = process.argv.slice(2);
@@ -170,11 +170,16 @@ try {
     near((await specOf(page, id)).spec.operations[0].target, target2, 0.3, "dragged target");
 
     if (view === "classic") {
-      // Two fingers in the node are the graph's pinch, not two strokes: nothing is drawn.
+      // One finger draws a stroke; two fingers in the node draw nothing (not two strokes).
       // (Not in Vue nodes, where the second finger would drag the node away.)
       const before = (await specOf(page, id)).text;
       await page.keyboard.press("b");
-      await twoFingers(page, id, [P(0.2, 0.75), P(0.3, 0.85)], [P(0.6, 0.75), P(0.7, 0.85)]);
+      await fingers(page, id, [P(0.2, 0.75), P(0.3, 0.85)]);
+      const stroke = (await specOf(page, id)).spec.operations[0].region.at(-1);
+      assert(stroke.tool === "brush" && stroke.points.length > 1, `one finger draws a stroke: ${JSON.stringify(stroke)}`);
+      await page.keyboard.press("Control+z");
+      assert((await specOf(page, id)).text === before, "undo takes the stroke back");
+      await fingers(page, id, [P(0.2, 0.75), P(0.3, 0.85)], [P(0.6, 0.75), P(0.7, 0.85)]);
       await settle(page);
       assert((await specOf(page, id)).text === before, "a two-finger gesture draws nothing in the node");
       await page.keyboard.press("v");

@@ -75,15 +75,20 @@ export async function dragPath(page, id, points, steps = 4) {
   await page.mouse.up();
 }
 
-/** Two fingers on the editor through the DevTools protocol: a0 goes down, then b0; both move
- * to a1 and b1, then both lift. */
-export async function twoFingers(page, id, [a0, a1], [b0, b1]) {
+/** Fingers on the editor through the DevTools protocol, each [from, to]: they go down in
+ * turn, all move to their `to`, then all lift. */
+export async function fingers(page, id, ...paths) {
   const cdp = await page.context().newCDPSession(page);
   const at = async (p, n) => { const [x, y] = await screenOf(page, id, p); return { x, y, id: n }; };
   const touch = (type, touchPoints) => cdp.send("Input.dispatchTouchEvent", { type, touchPoints });
-  await touch("touchStart", [await at(a0, 0)]);
-  await touch("touchStart", [await at(a0, 0), await at(b0, 1)]);
-  await touch("touchMove", [await at(a1, 0), await at(b1, 1)]);
+  const down = [];
+  for (const [n, [from]] of paths.entries()) {
+    down.push(await at(from, n));
+    await touch("touchStart", [...down]);
+  }
+  const moved = [];
+  for (const [n, [, to]] of paths.entries()) moved.push(await at(to, n));
+  await touch("touchMove", moved);
   await touch("touchEnd", []);
   await cdp.detach();
 }

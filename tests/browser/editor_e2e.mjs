@@ -182,6 +182,33 @@ try {
       await fingers(page, id, [P(0.2, 0.75), P(0.3, 0.85)], [P(0.6, 0.75), P(0.7, 0.85)]);
       await settle(page);
       assert((await specOf(page, id)).text === before, "a two-finger gesture draws nothing in the node");
+
+      // A polygon placed click by click keeps its corners when a second finger comes down.
+      const editorState = () => page.evaluate((id) => {
+        const e = window.app.graph.getNodeById(id).dragnext.editor;
+        return { corners: e.draft?.points.length ?? 0, selected: e.selected, operations: e.state.operations.length };
+      }, id);
+      await page.keyboard.press("p");
+      await clickAt(page, id, P(0.2, 0.7));
+      await clickAt(page, id, P(0.3, 0.7));
+      assert((await editorState()).corners === 2, "two corners placed");
+      await fingers(page, id, [P(0.3, 0.8), P(0.35, 0.85)], [P(0.6, 0.8), P(0.65, 0.85)]);
+      assert((await editorState()).corners === 2, `a second finger keeps the polygon's corners: ${JSON.stringify(await editorState())}`);
+      await page.keyboard.press("Escape");
+      assert((await specOf(page, id)).text === before, "the polygon given up draws nothing");
+
+      // An undo while placing a new operation's handle takes the operation back, and the
+      // selection stays on an operation that exists.
+      await (await button("[data-action=add-translate]")).click();
+      await page.keyboard.press("h");
+      const [hx, hy] = await screenOf(page, id, P(0.4, 0.4));
+      await page.mouse.move(hx, hy);
+      await page.mouse.down();
+      await page.keyboard.press("Control+z");
+      await page.mouse.up();
+      const after = await editorState();
+      assert((await specOf(page, id)).text === before, "the undo took the new operation back");
+      assert(after.selected >= 0 && after.selected < after.operations, `the selection is an operation: ${JSON.stringify(after)}`);
       await page.keyboard.press("v");
     }
 

@@ -11,8 +11,9 @@ TOOLS = ("brush", "rect", "polygon")
 MODES = ("add", "erase")
 
 
-def _pixel_centres(height: int, width: int):
-    py, px = np.mgrid[0:height, 0:width].astype(np.float64)
+def _centres(rows: slice, cols: slice):
+    """The pixel centres (x, y) of a window of the grid."""
+    py, px = np.mgrid[rows, cols].astype(np.float64)
     return px + 0.5, py + 0.5
 
 
@@ -79,8 +80,7 @@ def _brush_on_grid(points, radius, mask_hit):
     for a, b in _segments(points):
         rows = _span(min(a[1], b[1]) - radius, max(a[1], b[1]) + radius, height)
         cols = _span(min(a[0], b[0]) - radius, max(a[0], b[0]) + radius, width)
-        py, px = np.mgrid[rows, cols].astype(np.float64)
-        mask_hit[rows, cols] |= _segment_hit(a, b, radius * radius, px + 0.5, py + 0.5)
+        mask_hit[rows, cols] |= _segment_hit(a, b, radius * radius, *_centres(rows, cols))
 
 
 def _polygon_on_grid(points, mask_hit):
@@ -92,24 +92,28 @@ def _polygon_on_grid(points, mask_hit):
         if a[1] == b[1]:
             continue
         rows = _span(min(a[1], b[1]), max(a[1], b[1]), height)
-        py, px = np.mgrid[rows, 0:width].astype(np.float64)
-        mask_hit[rows] ^= _edge_flips(a, b, px + 0.5, py + 0.5)
+        mask_hit[rows] ^= _edge_flips(a, b, *_centres(rows, slice(0, width)))
+
+
+def _rect_on_grid(points, mask_hit):
+    (ax, ay), (bx, by) = points
+    rows = _span(min(ay, by), max(ay, by), mask_hit.shape[0])
+    cols = _span(min(ax, bx), max(ax, bx), mask_hit.shape[1])
+    mask_hit[rows, cols] = _rect(points, *_centres(rows, cols))
 
 
 def rasterise(shapes, height: int, width: int) -> np.ndarray:
     """Paint validated shapes in order onto an all-clear (height, width) bool mask."""
-    px, py = _pixel_centres(height, width)
     mask = np.zeros((height, width), dtype=bool)
     for shape in shapes:
         tool, points = shape["tool"], shape["points"]
+        hit = np.zeros((height, width), dtype=bool)
         if tool == "rect":
-            hit = _rect(points, px, py)
+            _rect_on_grid(points, hit)
+        elif tool == "polygon":
+            _polygon_on_grid(points, hit)
         else:
-            hit = np.zeros((height, width), dtype=bool)
-            if tool == "polygon":
-                _polygon_on_grid(points, hit)
-            else:
-                _brush_on_grid(points, shape["radius"], hit)
+            _brush_on_grid(points, shape["radius"], hit)
         if shape["mode"] == "add":
             mask |= hit
         else:

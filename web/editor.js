@@ -6,10 +6,10 @@
 
 import { fitView } from "./geometry.js";
 import { zoomAbout, centredAt } from "./viewport.js";
-import { rasterise } from "./raster.js";
 import { serialise, parse, validate, imageProblems, emptyState, newOperation } from "./spec.js";
 import { History } from "./history.js";
-import { drawFrame, maskCanvas, opColour, EDITABLE_COLOUR } from "./render.js";
+import { drawFrame, opColour } from "./render.js";
+import { LayerMasks } from "./layer_masks.js";
 import { buildControls, TOOLS } from "./toolbar.js";
 import { attachPointer } from "./interactions.js";
 import { handleKey } from "./shortcuts.js";
@@ -44,7 +44,7 @@ export class DragEditor {
     this.message = null; // a one-off note (e.g. why a click did nothing)
     this.draft = null;
     this.cursor = null;
-    this.cache = new Map(); // layer key -> {key, mask, canvas}
+    this.masks = new LayerMasks(() => this.size);
     this.controls = buildControls(this);
     this.root = this.controls.root;
     this.canvas = this.controls.canvas;
@@ -321,33 +321,12 @@ export class DragEditor {
 
   layerKey() { return this.layer === "editable" ? "editable" : `op${this.selected}`; }
 
-  /** Rasterised mask and its tinted canvases (fill, edge) for a shapes list, recomputed only on change. */
-  maskFor(key, shapes, colour) {
-    if (!this.size || !shapes.length) return null;
-    const sig = `${this.size.width}x${this.size.height}:${colour}:${JSON.stringify(shapes)}`;
-    let c = this.cache.get(key);
-    if (!c || c.sig !== sig) {
-      const mask = rasterise(shapes, this.size.height, this.size.width);
-      c = { sig, mask, canvas: maskCanvas(mask, colour, c?.canvas), edge: maskCanvas(mask, colour, c?.edge, true) };
-      this.cache.set(key, c);
-    }
-    return c;
-  }
-
-  /** After painting straight onto a cached mask (a live brush stroke), re-tint its canvases. */
-  touchMask(key, shapes, colour) {
-    const c = this.cache.get(key);
-    c.sig = `${this.size.width}x${this.size.height}:${colour}:${JSON.stringify(shapes)}`;
-    maskCanvas(c.mask, colour, c.canvas);
-    c.stale = true; // the outline is only needed for ghosts: rebuilt once the stroke ends
-  }
-
   // ---- status and drawing -------------------------------------------------------------
 
   refresh() {
-    // masks come from the drawing cache: a point drag re-validates on every move
-    this.problems = [...imageProblems(this.size), ...validate(this.state, this.size, this.inputs, (key, shapes) =>
-      this.maskFor(key, shapes, key === "editable" ? EDITABLE_COLOUR : opColour(Number(key.slice(2))))?.mask)];
+    // masks come from the layers' cache: a point drag re-validates on every move
+    this.problems = [...imageProblems(this.size),
+      ...validate(this.state, this.size, this.inputs, (key, shapes) => this.masks.of(key, shapes)?.mask)];
     this.problemsByOp = {};
     for (const p of this.problems) (this.problemsByOp[p.op] ??= []).push(p);
     this.controls.update();
@@ -390,14 +369,14 @@ export class DragEditor {
     const bw = Math.max(1, Math.round(w * k)), bh = Math.max(1, Math.round(h * k));
     if (this.canvas.width !== bw || this.canvas.height !== bh) { this.canvas.width = bw; this.canvas.height = bh; }
     const masks = this.state.operations.map((op, i) => {
-      const c = this.inputs.regionMasks ? null : this.maskFor(`op${i}`, op.region, opColour(i));
-      if (c?.stale && !this.stroking) { maskCanvas(c.mask, opColour(i), c.edge, true); c.stale = false; }
+      const c = this.inputs.regionMasks ? null : this.masks.of(`op${i}`, op.region);
+      if (c && !this.stroking) this.masks.outline(`op${i}`);
       return c && { fill: c.canvas, edge: c.edge };
     });
     drawFrame({
       ctx: this.canvas.getContext("2d"), k: bw / w, view: view ?? { scale: 1, ox: 0, oy: 0 },
       image: this.shownImage(), size: this.size, state: this.state, selected: this.selected, layer: this.layer,
-      eta: this.eta, masks, editableMask: this.maskFor("editable", this.state.editable, EDITABLE_COLOUR)?.canvas ?? null,
+      eta: this.eta, masks, editableMask: this.masks.of("editable", this.state.editable)?.canvas ?? null,
       draft: this.draft, problems: this.problemsByOp, inputs: this.inputs, cursor: this.cursor,
       brushRadius: this.brushRadius, tool: this.tool,
     });

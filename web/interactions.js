@@ -6,7 +6,6 @@
 import { clientToImage, hitPoint, extendPath, roundPoint } from "./geometry.js";
 import { panBy, pinch, wheelFactor } from "./viewport.js";
 import { paintBrushTail, maskHas } from "./raster.js";
-import { opColour, EDITABLE_COLOUR } from "./render.js";
 
 const GRAB = 9; // layout pixels within which a point is grabbed
 const CLOSE = 9; // layout pixels within which a click closes a polygon on its first corner
@@ -176,7 +175,7 @@ function startSelect(ed, p, px) {
   // Otherwise select the operation whose region is under the pointer (topmost first).
   const ops = ed.state.operations;
   for (let i = ops.length - 1; i >= 0; i--) {
-    const m = ed.cache.get(`op${i}`)?.mask;
+    const m = ed.masks.mask(`op${i}`);
     if (m && ops[i].region.length && maskHas(m, p)) { ed.selected = i; break; }
   }
   return null;
@@ -204,21 +203,20 @@ function startBrush(ed, p, mode) {
   const shapes = ed.activeShapes();
   if (!shapes) return null;
   const key = ed.layerKey();
-  const colour = ed.layer === "editable" ? EDITABLE_COLOUR : opColour(ed.selected);
   const shape = { tool: "brush", mode, radius: Math.round(ed.brushRadius * 100) / 100, points: [p] };
   // The cached mask is exact for the shapes before this one; the stroke is then painted
   // onto it segment by segment (exact too, since it is the last shape), not re-rasterised.
-  ed.maskFor(key, shapes, colour) ?? ed.maskFor(key, [shape], colour);
+  ed.masks.of(key, shapes) ?? ed.masks.of(key, [shape]);
   const fresh = shapes.length === 0;
   shapes.push(shape);
-  if (!fresh) paintBrushTail(ed.cache.get(key).mask, shape);
-  ed.touchMask(key, shapes, colour);
+  if (!fresh) paintBrushTail(ed.masks.mask(key), shape);
+  ed.masks.touch(key, shapes);
   ed.stroking = true;
   return {
     move: (q, px) => {
       if (!extendPath(shape.points, q, Math.min(STEP * px, shape.radius / 2))) return;
-      paintBrushTail(ed.cache.get(key).mask, shape);
-      ed.touchMask(key, shapes, colour);
+      paintBrushTail(ed.masks.mask(key), shape);
+      ed.masks.touch(key, shapes);
       ed.redraw();
     },
     end: () => { ed.stroking = false; ed.commit(); },

@@ -313,7 +313,7 @@ try {
     writeFileSync(`${artifacts}/saved_workflow_${view}.json`, saved);
     const shown = async () => page.evaluate((id) => {
       const ed = window.app.graph.getNodeById(id)?.dragnext?.editor;
-      return ed && { spec: ed.history.current, ops: ed.root.querySelectorAll(".dnx-chip").length, masks: [...ed.cache.keys()], connected: ed.root.isConnected };
+      return ed && { spec: ed.history.current, ops: ed.root.querySelectorAll(".dnx-chip").length, masks: [...ed.masks.layers.keys()], connected: ed.root.isConnected };
     }, id);
     const check = async (what) => {
       const after = await specOf(page, id);

@@ -50,15 +50,36 @@ class Scene:
 
 
 def render(bg: np.ndarray, objs: list, edited: bool):
-    """Composite objects over the background; returns the image and per-object masks."""
+    """Composite objects over the background, each object's mark (if any) inside it and moved
+    with it; returns the image and per-object masks (the whole object, its mark included)."""
     h, w = bg.shape[:2]
     img = bg.copy()
     masks = []
     for o in objs:
-        cov = shapes.coverage(o["shape"], h, w, o["after"] if edited else None)
+        m = o["after"] if edited else None
+        cov = shapes.coverage(o["shape"], h, w, m)
         img = img * (1 - cov[..., None]) + o["colour"][None, None] * cov[..., None]
+        if o.get("mark") is not None:
+            mark = shapes.coverage(o["mark"]["shape"], h, w, m) * cov
+            img = img * (1 - mark[..., None]) + o["mark"]["colour"][None, None] * mark[..., None]
         masks.append(cov >= 0.5)
     return img, np.stack(masks)
+
+
+MARK_SHADE = 0.35  # a mark's colour: its object's, this much as bright
+MARK_OFFSET, MARK_RADIUS = 0.45, 0.3  # the mark's centre from the object's, and its radius, per half extent
+
+
+def make_mark(seed: int, index: int, shape: dict, half: float, colour: np.ndarray) -> dict:
+    """An off-centre disc of a darker shade of the object's colour: a part of the object whose
+    place tells how it is turned, as an eye or a wheel does in a photograph. Drawn from its own
+    generator, so that a world with marks poses and colours everything else as one without."""
+    rng = np.random.default_rng([seed, index, 7])
+    cx, cy = objects.shape_center(shape)
+    a = rng.uniform(0, 2 * np.pi)
+    centre = (cx + MARK_OFFSET * half * math.cos(a), cy + MARK_OFFSET * half * math.sin(a))
+    return {"shape": {"kind": "disc", "center": centre, "radius": MARK_RADIUS * half},
+            "colour": MARK_SHADE * np.asarray(colour)}
 
 
 def _pixel_extreme(mask: np.ndarray, point, pick=np.argmin) -> tuple:
@@ -132,11 +153,12 @@ BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "models" / "toy_prior"
 @dataclass(frozen=True)
 class World:
     """What a prior's scenes hold: objects' half extent (fraction of the side), the background
-    kinds and object kinds drawn among. The default is the session-10 prior's world (a config
+    kinds and object kinds drawn among, and whether objects carry marks. The default is the session-10 prior's world (a config
     without `world`); a prior's config names its own (`World.of`; the bundled one: `World.bundled`)."""
     half_extent: tuple = HALF_EXTENT
     backgrounds: tuple = backgrounds.KINDS
     kinds: tuple = objects.KINDS
+    marks: bool = False  # each object carries an off-centre mark (make_mark)
 
     def __post_init__(self):
         lo, hi = self.half_extent
@@ -153,12 +175,15 @@ class World:
     def of(cls, config: dict) -> "World":
         """The world of a prior's config: its `half_extent` and its `world` {backgrounds, kinds}."""
         world = dict(config.get("world") or {})
-        unknown = set(world) - {"backgrounds", "kinds"}
+        unknown = set(world) - {"backgrounds", "kinds", "marks"}
         if unknown:
-            raise ValueError(f"config.world: unknown keys {sorted(unknown)}; expected backgrounds, kinds")
+            raise ValueError(f"config.world: unknown keys {sorted(unknown)}; expected backgrounds, kinds, marks")
+        marks = world.get("marks", False)
+        if not isinstance(marks, bool):
+            raise ValueError(f"config.world.marks: need true or false, got {marks!r}")
         return cls(half_extent=tuple(config.get("half_extent") or HALF_EXTENT),
                    backgrounds=tuple(world.get("backgrounds", backgrounds.KINDS)),
-                   kinds=tuple(world.get("kinds", objects.KINDS)))
+                   kinds=tuple(world.get("kinds", objects.KINDS)), marks=marks)
 
     @classmethod
     def bundled(cls) -> "World":
@@ -172,7 +197,7 @@ class World:
         out = "-".join(f"{v:g}" for v in self.half_extent)
         if (self.backgrounds, self.kinds) != (backgrounds.KINDS, objects.KINDS):
             out += "_" + "-".join(self.backgrounds) + "_" + "-".join(self.kinds)
-        return out
+        return out + ("_marks" if self.marks else "")
 
 
 def _boxes_overlap(a, b, margin):
@@ -234,7 +259,8 @@ def make_scene(seed: int, op_type: str = "translate", size: int = 128, n_objects
             if dragged or required:
                 raise ValueError(f"seed {seed}: could not place object {k} in {max_tries} tries")
             break
-        objs.append({"shape": shape, "colour": colour, "after": after, "kind": kind})
+        mark = make_mark(seed, k, shape, half, colour) if world.marks else None
+        objs.append({"shape": shape, "colour": colour, "after": after, "kind": kind, "mark": mark})
         boxes.append(box)
         colours.append(colour)
         if op is not None:

@@ -216,3 +216,34 @@ def test_a_world_comes_from_a_prior_config_and_bad_ones_are_refused():
         World.of({"world": {"colours": ["red"]}})
     with pytest.raises(ValueError, match="unknown background kind"):
         backgrounds.background(np.random.default_rng(0), 16, 16, kind="checkerboard")
+
+
+@pytest.mark.parametrize("op_type", OP_TYPES)
+def test_marks_are_drawn_inside_their_objects_and_move_with_them(op_type):
+    plain = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"))
+    marked = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"), marks=True)
+    assert marked.name() == plain.name() + "_marks"
+    for seed in range(4):
+        a, b = make_scene(seed, op_type, world=plain), make_scene(seed, op_type, world=marked)
+        # the same poses, colours and operations: a mark changes only its object's own pixels
+        assert a.spec() == b.spec() and np.array_equal(a.masks, b.masks) and np.array_equal(a.edited_masks, b.edited_masks)
+        for before, after, edited in ((a.image, b.image, False), (a.edited, b.edited, True)):
+            covered = np.any([shapes.coverage(o["shape"], SIZE, SIZE, o["after"] if edited else None) > 0
+                              for o in b.objects], axis=0)
+            changed = np.abs(before - after).max(axis=-1) > 0
+            assert changed.any() and not (changed & ~covered).any()
+        # the ground truth is the moved render: the mark's own coverage through the object's map
+        k = b.operations[0]["object"]
+        obj = b.objects[k]
+        mark = shapes.coverage(obj["mark"]["shape"], SIZE, SIZE, obj["after"]) * shapes.coverage(
+            obj["shape"], SIZE, SIZE, obj["after"])
+        full = mark > 0.999
+        assert full.sum() > 20
+        np.testing.assert_allclose(b.edited[full], np.broadcast_to(obj["mark"]["colour"], (int(full.sum()), 3)))
+        assert np.abs(obj["mark"]["colour"] - obj["colour"]).max() > 0.4  # the object's colour segment leaves it out
+
+
+def test_a_config_names_marks_as_a_boolean():
+    assert World.of({"world": {"marks": True}}).marks and not World.of({}).marks
+    with pytest.raises(ValueError, match="world.marks"):
+        World.of({"world": {"marks": "yes"}})

@@ -13,7 +13,7 @@ browser:
 	bash scripts/install_browser.sh
 
 test: env browser
-	node --test tests/web/
+	node --test tests/web/*.test.js
 	$(PY) -m pytest tests
 
 demo: env

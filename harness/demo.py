@@ -83,10 +83,11 @@ def main():
         started = time.time()
         result = client.run(graph, timeout=3600, on_message=_progress_printer(graph))
         print()
+        shutil.copy(server.log_path, out / "server.log")  # the server's folder goes with it
         if result["status"] != "success":
             errors = [m["data"] for m in result["messages"] if m["type"] == "execution_error"]
             raise SystemExit(f"the edit failed: {errors[0]['exception_message'] if errors else result['status']}\n"
-                             f"server log: {server.log_path}")
+                             f"server log: {out / 'server.log'}")
         (out / "ground_truth.png").unlink(missing_ok=True)  # from an earlier toy run: not this edit's
         before.save(out / "before.png")
         after = client.output_images(result, "10")[0]
@@ -98,7 +99,6 @@ def main():
             truth.save(out / "ground_truth.png")
             written.append("ground_truth.png")
         (out / "graph.json").write_text(json.dumps(graph, indent=1))
-        shutil.copy(server.log_path, out / "server.log")
     print(f"edit took {time.time() - started:.1f}s; wrote {', '.join(written)} to {out}")
     if truth is not None:
         print(toy_figures(scene, after))

@@ -1,5 +1,6 @@
 """Start and stop the real ComfyUI server (the pinned host in .comfyui/) with this pack."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +32,7 @@ class ComfyServer:
     """A ComfyUI server on a loopback port, with its own input/output/user folders."""
 
     def __init__(self, workdir=None, models_dir=None):
+        self.own_workdir = workdir is None  # made here: removed by stop()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="dragnext-comfy-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -60,17 +62,29 @@ class ComfyServer:
                "--disable-all-custom-nodes", "--whitelist-custom-nodes", PACK_NAME]
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(cmd, cwd=HOST, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_for_pack(timeout)
+        except BaseException:
+            self.stop()  # no server outlives a failed start
+            raise
+        return self
+
+    def _wait_for_pack(self, timeout):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"ComfyUI exited at start:\n{self.log()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/object_info/DragNeXtPBSI", timeout=2) as r:
-                    if r.status == 200 and b"DragNeXtPBSI" in r.read():
-                        return self
+                    body = r.read()
             except OSError:
-                pass
-            time.sleep(0.5)
+                time.sleep(0.5)
+                continue
+            if b"DragNeXtPBSI" in body:
+                return
+            # The host listens only once its custom nodes are loaded: up without ours, the pack failed to import.
+            raise RuntimeError(f"ComfyUI started without the DragNeXt nodes: the pack failed to import (the log "
+                               f"says why):\n{self.log()}")
         raise RuntimeError(f"ComfyUI did not list the DragNeXt nodes within {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
@@ -83,8 +97,11 @@ class ComfyServer:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
         if self.process:
             self._log.close()
+        if self.own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

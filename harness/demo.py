@@ -81,7 +81,10 @@ def main():
         client = ComfyClient(server.url)
         graph = build(client.upload_pil("dragnext_demo.png", before), spec)
         started = time.time()
-        result = client.run(graph, timeout=3600, on_message=_progress_printer(graph))
+        try:
+            result = client.run(graph, timeout=3600, on_message=_progress_printer(graph))
+        except (ConnectionError, TimeoutError) as error:
+            result = {"status": str(error), "messages": []}
         print()
         shutil.copy(server.log_path, out / "server.log")  # the server's folder goes with it
         if result["status"] != "success":

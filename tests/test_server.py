@@ -130,6 +130,19 @@ def test_interrupt_stops_pbsi_within_one_pass_and_leaves_nothing_behind(client, 
     assert np.array_equal(pixels(client.output_images(again, "10")[0]), pixels(client.output_images(result, "10")[0]))
 
 
+def test_a_run_past_its_deadline_raises_at_the_deadline(client, reference):
+    import time
+    g, _ = reference
+    started = time.time()
+    with pytest.raises(TimeoutError, match="did not finish within 0.5s"):
+        fresh_run(client, g, timeout=0.5)   # the whole run's limit, however long the server stays silent
+    assert time.time() - started < 5
+    client.interrupt()
+    with pytest.raises(TimeoutError, match="no history"):
+        client.history("no-such-prompt", timeout=0.2)
+    assert client.run(g)["status"] == "success"   # the server is free again
+
+
 @pytest.mark.parametrize("spec_text, field", [
     ("{not json", "spec: not valid JSON"),
     (json.dumps({"version": 2, "operations": []}), "version"),

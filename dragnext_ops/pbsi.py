@@ -66,16 +66,17 @@ class PBSIResult:
     point_drag_steps: list = field(default_factory=list)  # Adam steps of the point-drag stage per timestep
 
 
-def state_plan(ops, grid, config: PBSIConfig, device) -> list:
-    """Every iteration's cell mappings, built before the loop and moved to the device once,
-    so the loop itself makes no host-device copies."""
+def timestep_plan(ops, grid, config: PBSIConfig, i: int, device) -> list:
+    """Timestep i's cell mappings, one list per iteration, built before its iterations and
+    moved to the device together, so that the Adam loop makes no host-device copies; a
+    timestep at a time, so that a large rotation's states neither hold the device's memory
+    for every timestep nor delay the first pass."""
+    ramp = ramping(config.schedule, i, config.timesteps)
     plan = []
-    for i in range(config.timesteps):
-        ramp = ramping(config.schedule, i, config.timesteps)
-        for k in range(1, config.iterations + 1):
-            eta = progress(config.schedule, i, k, config.timesteps, config.iterations)
-            states = [intermediate_state(op, eta, grid, config.method, ramp) for op in ops]
-            plan.append([s.to(device) if s is not None and len(s) else None for s in states])
+    for k in range(1, config.iterations + 1):
+        eta = progress(config.schedule, i, k, config.timesteps, config.iterations)
+        states = [intermediate_state(op, eta, grid, config.method, ramp) for op in ops]
+        plan.append([s.to(device) if s is not None and len(s) else None for s in states])
     return plan
 
 
@@ -163,7 +164,6 @@ def run_pbsi(denoiser, z_T, schedule: Schedule, spec, config: PBSIConfig, skip_p
     keep = latent_keep_mask(spec, z_T.shape[-2:], z_T.device)
     drag = config.point_drag
     refs, patches, originals = original_references(denoiser, z_T, schedule, steps, ops, grid, drag)
-    plan = iter(state_plan(ops, grid, config, z_T.device))
     use_mask = keep is not None and config.mask_weight > 0
     # Float16 gradients of this loss fall below float16's normal range; bfloat16's do not.
     step = loss_scaled_step(torch.amp.GradScaler(z_T.device.type, enabled=config.loss_scaling))
@@ -181,8 +181,7 @@ def run_pbsi(denoiser, z_T, schedule: Schedule, spec, config: PBSIConfig, skip_p
             skip(drag.passes_per_timestep - passes)
         z = z.detach().clone().requires_grad_(True)
         optimizer = torch.optim.Adam([z], lr=config.lr)
-        for _ in range(config.iterations):
-            states = next(plan)
+        for states in timestep_plan(ops, grid, config, i, z.device):
             supervised = [(s, ref) for s, ref in zip(states, refs[i]) if s is not None]
             if not supervised:
                 skip(1)

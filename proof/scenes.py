@@ -58,7 +58,11 @@ def render(bg: np.ndarray, objs: list, edited: bool):
     for o in objs:
         m = o["after"] if edited else None
         cov = shapes.coverage(o["shape"], h, w, m)
-        img = img * (1 - cov[..., None]) + o["colour"][None, None] * cov[..., None]
+        if o.get("shade") is not None:
+            colour = o["colour"][None, None] * shade_factor(o["shade"], h, w, m)[..., None]
+        else:
+            colour = o["colour"][None, None]
+        img = img * (1 - cov[..., None]) + colour * cov[..., None]
         if o.get("mark") is not None:
             mark = shapes.coverage(o["mark"]["shape"], h, w, m) * cov
             img = img * (1 - mark[..., None]) + o["mark"]["colour"][None, None] * mark[..., None]
@@ -68,6 +72,27 @@ def render(bg: np.ndarray, objs: list, edited: bool):
 
 MARK_SHADE = 0.35  # a mark's colour: its object's, this much as bright
 MARK_OFFSET, MARK_RADIUS = 0.45, 0.3  # the mark's centre from the object's, and its radius, per half extent
+
+
+SHADE_DEPTH = 0.5  # a shaded object's far side: its colour, this much darker
+
+
+def make_shade(seed: int, index: int, shape: dict, half: float) -> dict:
+    """A linear shade across the object, fixed to it (it turns and stretches with the object), so
+    that every part of the object, not only its edge, says where it lies. Its direction is drawn
+    from its own generator, as a mark's is."""
+    a = np.random.default_rng([seed, index, 8]).uniform(0, 2 * np.pi)
+    return {"center": objects.shape_center(shape), "direction": (math.cos(a), math.sin(a)), "half": half}
+
+
+def shade_factor(shade: dict, h: int, w: int, m: dict | None) -> np.ndarray:
+    """(h, w) brightness of a shaded object at each pixel centre, its shade taken in the object's
+    own frame (through the inverse of its map): 1 on one side, 1 - SHADE_DEPTH on the other."""
+    px, py = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    qx, qy = shapes.apply_map(m or shapes.identity_map(), px, py, inverse=True)
+    (cx, cy), (dx, dy) = shade["center"], shade["direction"]
+    s = ((qx - cx) * dx + (qy - cy) * dy) / shade["half"]
+    return 1 - SHADE_DEPTH * np.clip(0.5 + 0.5 * s, 0, 1)
 
 
 def make_mark(seed: int, index: int, shape: dict, half: float, colour: np.ndarray) -> dict:
@@ -160,6 +185,7 @@ class World:
     backgrounds: tuple = backgrounds.KINDS
     kinds: tuple = objects.KINDS
     marks: bool = False  # each object carries an off-centre mark (make_mark)
+    shading: bool = False  # each object is shaded across, in its own frame (make_shade)
 
     def __post_init__(self):
         lo, hi = self.half_extent
@@ -176,15 +202,16 @@ class World:
     def of(cls, config: dict) -> "World":
         """The world of a prior's config: its `half_extent` and its `world` {backgrounds, kinds, marks}."""
         world = dict(config.get("world") or {})
-        unknown = set(world) - {"backgrounds", "kinds", "marks"}
+        unknown = set(world) - {"backgrounds", "kinds", "marks", "shading"}
         if unknown:
-            raise ValueError(f"config.world: unknown keys {sorted(unknown)}; expected backgrounds, kinds, marks")
-        marks = world.get("marks", False)
-        if not isinstance(marks, bool):
-            raise ValueError(f"config.world.marks: need true or false, got {marks!r}")
+            raise ValueError(f"config.world: unknown keys {sorted(unknown)}; expected backgrounds, kinds, marks, shading")
+        flags = {key: world.get(key, False) for key in ("marks", "shading")}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise ValueError(f"config.world.{key}: need true or false, got {value!r}")
         return cls(half_extent=tuple(config.get("half_extent") or HALF_EXTENT),
                    backgrounds=tuple(world.get("backgrounds", backgrounds.KINDS)),
-                   kinds=tuple(world.get("kinds", objects.KINDS)), marks=marks)
+                   kinds=tuple(world.get("kinds", objects.KINDS)), **flags)
 
     @classmethod
     def bundled(cls) -> "World":
@@ -198,7 +225,7 @@ class World:
         out = "-".join(f"{v:g}" for v in self.half_extent)
         if (self.backgrounds, self.kinds) != (backgrounds.KINDS, objects.KINDS):
             out += "_" + "-".join(self.backgrounds) + "_" + "-".join(self.kinds)
-        return out + ("_marks" if self.marks else "")
+        return out + ("_marks" if self.marks else "") + ("_shaded" if self.shading else "")
 
 
 def _boxes_overlap(a, b, margin):
@@ -261,7 +288,8 @@ def make_scene(seed: int, op_type: str = "translate", size: int = 128, n_objects
                 raise ValueError(f"seed {seed}: could not place object {k} in {max_tries} tries")
             break
         mark = make_mark(seed, k, shape, half, colour) if world.marks else None
-        objs.append({"shape": shape, "colour": colour, "after": after, "kind": kind, "mark": mark})
+        shade = make_shade(seed, k, shape, half) if world.shading else None
+        objs.append({"shape": shape, "colour": colour, "after": after, "kind": kind, "mark": mark, "shade": shade})
         boxes.append(box)
         colours.append(colour)
         if op is not None:

@@ -247,3 +247,44 @@ def test_a_config_names_marks_as_a_boolean():
     assert World.of({"world": {"marks": True}}).marks and not World.of({}).marks
     with pytest.raises(ValueError, match="world.marks"):
         World.of({"world": {"marks": "yes"}})
+
+
+def _shade_direction(image, cover, colour):
+    """The direction in which a shaded object darkens: a plane fitted to its brightness."""
+    ys, xs = np.nonzero(cover)
+    brightness = image[ys, xs].sum(axis=1) / colour.sum()
+    (gx, gy, _), *_ = np.linalg.lstsq(np.stack([xs, ys, np.ones_like(xs)], 1).astype(float), brightness, rcond=None)
+    return math.atan2(-gy, -gx)
+
+
+@pytest.mark.parametrize("op_type", OP_TYPES)
+def test_shading_keeps_the_plain_worlds_poses_and_moves_with_the_object(op_type):
+    plain = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"))
+    shaded = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"), shading=True)
+    assert shaded.name() == plain.name() + "_shaded"
+    for seed in range(4):
+        a, b = make_scene(seed, op_type, world=plain), make_scene(seed, op_type, world=shaded)
+        assert a.spec() == b.spec() and np.array_equal(a.masks, b.masks) and np.array_equal(a.edited_masks, b.edited_masks)
+        k = b.operations[0]["object"]
+        obj = b.objects[k]
+        whole = shapes.coverage(obj["shape"], SIZE, SIZE) > 0.999
+        moved = shapes.coverage(obj["shape"], SIZE, SIZE, obj["after"]) > 0.999
+        # only objects' pixels change, and a shaded object is never brighter than its colour
+        changed = np.abs(a.image - b.image).max(axis=-1) > 1e-6
+        covered = np.any([shapes.coverage(o["shape"], SIZE, SIZE) > 0 for o in b.objects], axis=0)
+        assert changed[whole].any() and not (changed & ~covered).any()
+        assert (b.image[whole] <= obj["colour"] + 1e-6).all()
+        # the shade is the object's own: it turns with it
+        turn = math.degrees(_shade_direction(b.edited, moved, obj["colour"]) - _shade_direction(b.image, whole, obj["colour"]))
+        expected = math.degrees(obj["after"].get("angle", 0.0))
+        if op_type != "deform":  # a stretch bends the shade's plane
+            assert abs((turn - expected + 180) % 360 - 180) < 2.0
+        if op_type == "translate":
+            dx, dy = obj["after"]["offset"]
+            np.testing.assert_allclose(b.edited[moved], b.image[_shift(moved, -int(dx), -int(dy))], atol=1e-6)
+
+
+def test_a_config_names_shading_as_a_boolean():
+    assert World.of({"world": {"shading": True}}).shading and not World.of({}).shading
+    with pytest.raises(ValueError, match="world.shading"):
+        World.of({"world": {"shading": 1}})

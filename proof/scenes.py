@@ -178,7 +178,7 @@ BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "models" / "toy_prior"
 @dataclass(frozen=True)
 class World:
     """What a prior's scenes hold: objects' half extent (fraction of the side), the background
-    kinds and object kinds drawn among, and whether objects carry marks. The default is the
+    kinds and object kinds drawn among, and whether objects carry marks or shading. The default is the
     session-10 prior's world (a config without `world`); a prior's config names its own
     (`World.of`; the bundled one: `World.bundled`)."""
     half_extent: tuple = HALF_EXTENT
@@ -200,7 +200,7 @@ class World:
 
     @classmethod
     def of(cls, config: dict) -> "World":
-        """The world of a prior's config: its `half_extent` and its `world` {backgrounds, kinds, marks}."""
+        """The world of a prior's config: its `half_extent` and its `world` {backgrounds, kinds, marks, shading}."""
         world = dict(config.get("world") or {})
         unknown = set(world) - {"backgrounds", "kinds", "marks", "shading"}
         if unknown:

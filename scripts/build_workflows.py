@@ -91,13 +91,13 @@ def edit_nodes(spec: dict, image: str, prefix: str = "dragnext") -> list:
         (4, "VAEEncode", (360, 260), (210, 46), []),
         (5, "DragNeXtInversion", (800, 60), (320, 130), [50, 0.75]),
         (6, "DragNeXtSpec", (360, 360), (420, 520), [json.dumps(spec, indent=1)]),
-        (7, "DragNeXtPBSI", (800, 260), (320, 430), [5, 10, 0.02, 0.2, "all_stages", "method default", "reference",
+        (7, "DragNeXtPBSI", (800, 260), (320, 480), [5, 10, 0.02, 0.2, "all_stages", "method default", "reference",
                                                           3, 10, 3, 4, 12, 4.0, 2.0, 10, False]),
         (8, "DragNeXtDenoise", (1160, 60), (320, 130), [True, -1]),
         (9, "VAEDecode", (1160, 260), (210, 46), []),
         (10, "SaveImage", (1160, 360), (400, 420), [prefix]),
-        (11, "VAEDecode", (800, 560), (210, 46), []),
-        (12, "PreviewImage", (800, 650), (320, 260), []),
+        (11, "VAEDecode", (800, 780), (210, 46), []),  # below PBSI's 16 widgets
+        (12, "PreviewImage", (800, 870), (320, 260), []),
     ]
 
 

@@ -23,6 +23,20 @@ try {
       for (const e of editors) {
         assert(e.ok && e.shown === e.spec && !e.specError, `editor of node ${e.id} shows its spec: ${JSON.stringify(e)}`);
       }
+      // No node covers another as the frontend lays them out (a node as tall as its widgets need).
+      const overlaps = await page.evaluate(() => {
+        const title = window.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
+        const boxes = window.app.graph.nodes.map((n) => {
+          const [w, h] = [0, 1].map((i) => Math.max(n.size[i], n.computeSize()[i]));
+          return { id: n.id, type: n.type, x0: n.pos[0], y0: n.pos[1] - title, x1: n.pos[0] + w, y1: n.pos[1] + h };
+        });
+        const hits = [];
+        for (const [i, a] of boxes.entries()) for (const b of boxes.slice(i + 1)) {
+          if (a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1) hits.push(`${a.type} ${a.id} [${a.x0}, ${a.y0}, ${a.x1}, ${a.y1}] and ${b.type} ${b.id} [${b.x0}, ${b.y0}, ${b.x1}, ${b.y1}]`);
+        }
+        return hits;
+      });
+      assert(overlaps.length === 0, `nodes overlap: ${overlaps.join("; ")}`);
       const posted = page.waitForResponse((r) => r.url().endsWith("/prompt") && r.request().method() === "POST", { timeout: 60000 });
       await page.locator("button:has-text('Run')").first().click();
       const response = await posted;

@@ -114,6 +114,16 @@ def one_prompt(conditioning):
                          "timestep, so leave out ConditioningSetTimestepRange")
 
 
+def no_control(conditioning):
+    """Refuse a ControlNet or adapter (Apply ControlNet) where gradients flow: the host builds
+    control models in inference mode, autograd cannot save their weights, and the backward
+    pass would fail after the inversion's passes were already spent."""
+    if conditioning[0][1].get("control") is not None:
+        raise ValueError("conditioning: PBSI takes gradients through the model, which a ControlNet (Apply "
+                         "ControlNet) cannot join; connect the prompt from before Apply ControlNet to PBSI and to "
+                         "DragNeXt Inversion (one trajectory for both); Denoise may keep it")
+
+
 def host_sigmas(model_patcher, timesteps) -> torch.Tensor:
     sigmas = model_patcher.get_model_object("model_sampling").sigmas
     return sigmas[list(timesteps)].to(torch.float32)

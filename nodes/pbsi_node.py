@@ -12,7 +12,7 @@ from .activation_checkpointing import with_activation_checkpointing
 from .feature_taps import (
     DEFAULT_FEATURE_LAYERS, FEATURE_LAYERS, REFERENCE_FEATURE_LAYERS, FeatureTaps, tapped_stages, with_feature_taps,
 )
-from .host_unet import PassMeter, one_prompt, run_stage, with_detached_weights
+from .host_unet import PassMeter, no_control, one_prompt, run_stage, with_detached_weights
 from .model_family import check_latent_channels, model_family
 from .sockets import DragEditSocket, DragSpecSocket, InversionSocket
 
@@ -146,6 +146,7 @@ class DragNeXtPBSI(io.ComfyNode):
         check_latent_channels(family, z_T, "inversion", "invert the image with this model")
         check_sizes(drag, z_T, family.latent_factor)
         one_prompt(conditioning)
+        no_control(conditioning)
         # before with_detached_weights, which may reload the model on newer hosts
         tapped_stages(model.get_model_object("diffusion_model"), feature_layers)
         taps = FeatureTaps()

@@ -255,6 +255,31 @@ def test_conditioning_the_stages_cannot_use_is_named_before_any_unet_pass(kind, 
     assert len(calls) == passes
 
 
+def test_pbsi_names_a_controlnet_before_any_unet_pass(tiny_model, tiny_cond):
+    """The host's ControlNet, built in inference mode as its loader builds it: the inversion
+    runs through it, PBSI's backward pass could not, so PBSI refuses it up front."""
+    import comfy.cldm.cldm
+    import comfy.controlnet
+    import comfy.ops
+    from harness.tiny_models import init_weights
+    model, calls = counting(tiny_model)
+    with torch.inference_mode():
+        config = {k: v for k, v in unet_config().items()
+                  if k not in ("out_channels", "use_temporal_attention", "use_temporal_resblock")}
+        net = comfy.cldm.cldm.ControlNet(hint_channels=3, device=torch.device("cpu"),
+                                         operations=comfy.ops.disable_weight_init, **config)
+        init_weights(net, 1)
+        control = comfy.controlnet.ControlNet(net, load_device=torch.device("cpu")).copy().set_cond_hint(
+            torch.rand(1, 3, 64, 64), 1.0, (0.0, 1.0))
+        cond = _with(tiny_cond, control=control, control_apply_to_uncond=False)
+        (inversion,) = DragNeXtInversion.execute(model, {"samples": torch.zeros(1, 4, 8, 8)}, cond, 10, 0.5).args
+        passes = len(calls)
+        with pytest.raises(ValueError, match="^conditioning: PBSI .* ControlNet .*from before Apply ControlNet"):
+            DragNeXtPBSI.execute(model, inversion, drag_spec(), cond, 1, 1, 0.02, 0.2, "all_stages", "paper",
+                                 method="paper")
+    assert len(calls) == passes > 0
+
+
 def test_a_latent_of_another_model_is_named_before_any_unet_pass(tiny_model, tiny_cond):
     model, calls = counting(tiny_model)
     with torch.inference_mode():

@@ -64,6 +64,11 @@ def to_cell(point, scale: float = 0.5):
     return round(point[1] * scale), round(point[0] * scale)
 
 
+def grid_region(region):
+    """A pixel mask (H, W) on the feature grid (half resolution): every second pixel, nearest as torch's."""
+    return region[::2, ::2]
+
+
 @dataclass
 class CellMap:
     """Target cells and, for each, the index of its source in the handle-cell list."""
@@ -137,7 +142,8 @@ class CellOperation:
     reference_degrees: float | None = None   # the reference's own angle (reference_degrees())
 
 
-def _moves_nothing(state: CellMap, op: CellOperation) -> bool:
+def moves_nothing(state: CellMap, op: CellOperation) -> bool:
+    """Whether the state maps every handle cell to itself."""
     return (torch.equal(state.rows, op.handle_rows[state.source])
             and torch.equal(state.cols, op.handle_cols[state.source]))
 
@@ -170,4 +176,4 @@ def intermediate_state(op: CellOperation, eta: float, grid, method: str, ramping
         pivot = (op.center[0] - 0.5, op.center[1] - 0.5)
         return rotate_cells(op.handle_rows, op.handle_cols, pivot, angle, grid)
     state = rotate_cells(op.handle_rows, op.handle_cols, op.center, eta * op.angle, grid)
-    return None if _moves_nothing(state, op) else state
+    return None if moves_nothing(state, op) else state

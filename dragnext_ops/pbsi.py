@@ -22,7 +22,8 @@ import torch
 from .ddim import Schedule, ddim_step
 from .features import sample_cells
 from .geometry import (
-    METHODS, CellOperation, intermediate_state, progress, ramping, reference_degrees, rotation_angle, to_cell,
+    METHODS, CellOperation, grid_region, intermediate_state, moves_nothing, progress, ramping, reference_degrees,
+    rotation_angle, to_cell,
 )
 from .point_drag import PointDragConfig, PointDragState, integer_patch, run_point_drag
 from .reference_region import filled_contour_at
@@ -80,19 +81,20 @@ def timestep_plan(ops, grid, config: PBSIConfig, i: int, device) -> list:
     return plan
 
 
-def _handle_region(cells: np.ndarray, handle, index: int, method: str) -> np.ndarray:
+def _handle_region(cells: np.ndarray, handle, index: int, method: str, warn: bool) -> np.ndarray:
     if method != "reference":
         return cells
     filled = filled_contour_at(cells, handle)
     if filled is None:
         # The reference stops here (its region lookup finds no contour); keep going instead.
-        logging.warning("DragNeXt: operation %d's handle cell %s lies outside its region on the feature grid; "
-                        "using the drawn region instead of the reference's filled contour", index + 1, handle)
+        if warn:
+            logging.warning("DragNeXt: operation %d's handle cell %s lies outside its region on the feature grid; "
+                            "using the drawn region instead of the reference's filled contour", index + 1, handle)
         return cells
     return filled
 
 
-def cell_operations(spec, grid, method: str = "paper") -> list:
+def cell_operations(spec, grid, method: str = "paper", warn: bool = True) -> list:
     """Each drag operation's handle region and points on the feature grid (half resolution).
 
     paper: the drawn region, the angle from the image pixels. reference: the filled external
@@ -102,8 +104,8 @@ def cell_operations(spec, grid, method: str = "paper") -> list:
     for index, op in enumerate(spec.operations):
         handle, target = to_cell(op.handle), to_cell(op.target)
         center = to_cell(op.center) if op.center is not None else None
-        cells = np.ascontiguousarray(op.region[::2, ::2])  # nearest, as torch's
-        cells = _handle_region(cells, handle, index, method)
+        cells = np.ascontiguousarray(grid_region(op.region))
+        cells = _handle_region(cells, handle, index, method, warn)
         rows, cols = torch.nonzero(torch.from_numpy(cells), as_tuple=True)
         angle, degrees = 0.0, None
         if op.kind == "rotate" and method == "reference":
@@ -153,6 +155,26 @@ def loss_scaled_step(scaler):
         scaler.step(optimizer)
         scaler.update()
     return step
+
+
+def check_moves(spec, method: str):
+    """Refuse, before any pass, an operation that PBSI could not supervise on the feature grid:
+    a region with no cell on it, a rotation centre in the handle's or the target's cell where
+    the reference measures its angle between cells, or a drag that moves no cell at full length
+    (every state would be skipped and the edit would silently be none)."""
+    grid = (spec.height // 2, spec.width // 2)
+    for index, op in enumerate(cell_operations(spec, grid, method, warn=False)):  # run_pbsi warns
+        f = f"drag: operations[{index}]"
+        if not len(op.handle_rows):
+            raise ValueError(f"{f}.region: covers no cell of the feature grid, which PBSI reads at every second "
+                             "pixel (even rows and columns); draw the region at least 2 px wide and tall")
+        if method == "reference" and op.kind == "rotate" and op.center in (op.handle, op.target):
+            raise ValueError(f"{f}.center: in the same feature cell (2 px) as the handle or the target, where the "
+                             "reference method's angle between cells is undefined; put the centre further away")
+        state = intermediate_state(op, 1.0, grid, method, False)
+        if state is None or not len(state) or moves_nothing(state, op):
+            raise ValueError(f"{f}.target: at full length the drag moves no cell of the feature grid (a cell is "
+                             "2 px); drag further")
 
 
 def run_pbsi(denoiser, z_T, schedule: Schedule, spec, config: PBSIConfig, skip_passes=None) -> PBSIResult:

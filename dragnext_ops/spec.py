@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .geometry import grid_region, to_cell
 from .regions import MODES, TOOLS, rasterise
 
 SPEC_VERSION = 1
@@ -32,14 +33,21 @@ class DragSpec:
     editable: np.ndarray | None   # (H, W) bool; None: everything may change
 
 
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def _point(value, field):
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise ValueError(f"{field}: expected a point [x, y], got {json.dumps(value)}")
     for v in value:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"{field}: coordinates must be numbers, got {json.dumps(value)}")
-        if not math.isfinite(v):
-            raise ValueError(f"{field}: coordinates must be finite, got {value}")
+        if not _finite(v):
+            raise ValueError(f"{field}: coordinates must be finite numbers a float can hold, got {value}")
     return float(value[0]), float(value[1])
 
 
@@ -68,7 +76,7 @@ def _shapes(value, field):
         parsed = {"tool": tool, "mode": mode, "points": points}
         if tool == "brush":
             radius = shape.get("radius")
-            if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not math.isfinite(radius) or radius <= 0:
+            if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not _finite(radius) or radius <= 0:
                 raise ValueError(f"{f}.radius: a brush needs a positive radius, got {json.dumps(radius)}")
             parsed["radius"] = float(radius)
         shapes.append(parsed)
@@ -103,6 +111,9 @@ def parse_spec(text: str) -> dict:
             parsed[name] = _point(op[name], f"{f}.{name}")
         if parsed["handle"] == parsed["target"]:
             raise ValueError(f"{f}.target: equals the handle; a drag needs a non-zero length")
+        if kind == "translate" and to_cell(parsed["handle"]) == to_cell(parsed["target"]):
+            raise ValueError(f"{f}.target: lies in the handle's feature cell (a cell is 2 px), so the drag would "
+                             "move nothing; drag further")
         if kind == "rotate":
             for name in ("handle", "target"):
                 if parsed["center"] == parsed[name]:
@@ -144,9 +155,12 @@ def build_spec(parsed: dict, height: int, width: int, region_masks=None, editabl
             region = _mask_from_input(region_masks, i, f"region_masks[{i}]", height, width)
         else:
             region = rasterise(op["region"], height, width)
+        source = f"region_masks[{i}]" if region_masks is not None else f"{f}.region"
         if not region.any():
-            source = f"region_masks[{i}]" if region_masks is not None else f"{f}.region"
             raise ValueError(f"{source}: the handle region is empty; draw the area to move")
+        if not grid_region(region).any():
+            raise ValueError(f"{source}: the handle region covers no cell of the feature grid, which PBSI reads at "
+                             "every second pixel (even rows and columns); draw it at least 2 px wide and tall")
         hx, hy = op["handle"]
         if not region[int(hy), int(hx)]:
             raise ValueError(f"{f}.handle: {list(op['handle'])} lies outside its own region; put it on the area to move")

@@ -5,7 +5,7 @@ import torch
 from comfy_api.latest import io
 
 from ..dragnext_ops.geometry import METHODS, PROGRESS_SCHEDULES
-from ..dragnext_ops.pbsi import PBSIConfig, run_pbsi
+from ..dragnext_ops.pbsi import PBSIConfig, check_moves, run_pbsi
 from ..dragnext_ops.point_drag import PointDragConfig
 from ..dragnext_ops.state import DragEdit
 from .activation_checkpointing import with_activation_checkpointing
@@ -145,6 +145,7 @@ class DragNeXtPBSI(io.ComfyNode):
         family = model_family(model)  # refuses unserved families
         check_latent_channels(family, z_T, "inversion", "invert the image with this model")
         check_sizes(drag, z_T, family.latent_factor)
+        check_moves(drag, method)
         one_prompt(conditioning)
         no_control(conditioning)
         # before with_detached_weights, which may reload the model on newer hosts

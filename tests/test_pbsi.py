@@ -48,19 +48,38 @@ def pbsi_node(*args, **kwargs):
 
 # ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["translate", "rotate"])
-def test_zero_length_drag_leaves_the_latent_unchanged(tiny_model, tiny_cond, inversion, kind):
-    # built directly: the spec parser rejects zero-length drags
-    handle = (20.0, 32.0)
-    op = DragOperation(kind, handle, handle, (36.0, 32.0) if kind == "rotate" else None, box(24, 40, 12, 28))
-    spec = DragSpec(SIZE, SIZE, [op], box(16, 48, 8, 56))       # with the mask term too
-    edit = pbsi_node(tiny_model, inversion, spec, tiny_cond, n=2, k=3, lr=0.1, mask_weight=0.5)
-    assert edit.edited.shape == edit.original.shape == (1, 4, 8, 8)
-    # every state moves nothing, so it is skipped: no step (and no pass) at all
-    assert edit.losses == [] and edit.passes == {"forward": 4, "forward_backward": 0}
-    torch.testing.assert_close(edit.edited, edit.original, rtol=0, atol=1e-6)
-    # and that is the plain trajectory's latent two steps down, not z_T
-    assert (edit.original - inversion.inverted).abs().max() > 1e-2
+def _odd_pixels():
+    m = np.zeros((SIZE, SIZE), dtype=bool)
+    m[21:41:2, 13:29:2] = True   # 80 pixels, none on the feature grid's even rows and columns
+    return m
+
+
+# built directly: the spec parser refuses the zero-length and sub-cell translations itself
+UNSUPERVISABLE = {
+    "zero-length translate": ("paper", DragOperation("translate", (20.0, 32.0), (20.0, 32.0), None, box(24, 40, 12, 28)),
+                              "target: at full length the drag moves no cell"),
+    "1-px translate": ("reference", DragOperation("translate", (20.0, 32.0), (21.0, 32.0), None, box(24, 40, 12, 28)),
+                       "target: at full length the drag moves no cell"),
+    "zero-angle rotate": ("paper", DragOperation("rotate", (20.0, 32.0), (20.0, 32.0), (36.0, 32.0), box(24, 40, 12, 28)),
+                          "target: at full length the drag moves no cell"),
+    "region off the grid": ("paper", DragOperation("translate", (21.5, 33.5), (41.5, 33.5), None, _odd_pixels()),
+                            "region: covers no cell of the feature grid"),
+    "centre in the handle's cell": ("reference", DragOperation("rotate", (31.0, 30.0), (20.0, 40.0), (32.0, 30.0),
+                                                               box(24, 40, 12, 40)), "center: in the same feature cell"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSUPERVISABLE))
+def test_a_drag_pbsi_cannot_supervise_is_refused_before_any_pass(tiny_model, tiny_cond, inversion, case):
+    """Every state would be skipped (or, for the reference's angle between cells, turned the
+    wrong way), and the edit would silently be none."""
+    from test_families import counting
+    method, op, message = UNSUPERVISABLE[case]
+    model, calls = counting(tiny_model)
+    spec = DragSpec(SIZE, SIZE, [op], box(16, 48, 8, 56))
+    with pytest.raises(ValueError, match=r"^drag: operations\[0\]\." + message):
+        pbsi_node(model, inversion, spec, tiny_cond, n=3, k=3, method=method)
+    assert calls == []
 
 
 def test_a_drag_moves_the_latent(tiny_model, tiny_cond, inversion):
@@ -221,9 +240,6 @@ def test_non_square_images(tiny_model, tiny_cond, height, width):
     region[8:24, 8:40] = True                    # a wide box near the top-left corner
     editable = np.zeros((height, width), dtype=bool)
     editable[:40, :56] = True
-    still = DragSpec(height, width, [DragOperation("translate", (16.0, 16.0), (16.0, 16.0), None, region)], editable)
-    edit = pbsi_node(tiny_model, inv, still, tiny_cond, n=1, k=2, lr=0.1, mask_weight=0.5)
-    torch.testing.assert_close(edit.edited, edit.original, rtol=0, atol=1e-6)
     drag = DragSpec(height, width, [DragOperation("translate", (16.0, 16.0), (40.0, 28.0), None, region)], editable)
     keep = latent_keep_mask(drag, (height // 8, width // 8), "cpu")
     assert keep.shape == (1, 1, height // 8, width // 8)

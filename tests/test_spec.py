@@ -155,6 +155,29 @@ def test_zero_length_drag():
     rejected(spec(translate(), rotate(target=[60, 20])), "operations[1].target:")
 
 
+def test_a_translation_within_the_handles_feature_cell():
+    """Both methods move whole cells of the half-resolution grid: a drag that stays in its
+    handle's cell would move nothing."""
+    msg = rejected(spec(translate(target=[21, 20])), "operations[0].target:")
+    assert "feature cell" in msg
+    build_spec(parse_spec(spec(translate(target=[22, 20]))), H, W)   # the next cell
+
+
+def test_a_region_with_no_pixel_on_the_feature_grid():
+    masks = np.zeros((1, H, W), dtype=np.float32)
+    masks[0, 11:31:2, 11:31:2] = 1   # odd rows and columns only
+    msg = rejected(spec(translate(handle=[21.5, 21.5], target=[41.5, 31.5])), "region_masks[0]:", region_masks=masks)
+    assert "feature grid" in msg
+    masks[0, 12, 12] = 1
+    build_spec(parse_spec(spec(translate(handle=[21.5, 21.5], target=[41.5, 31.5]))), H, W, region_masks=masks)
+
+
+def test_a_number_too_large_for_a_float_names_its_field():
+    rejected(spec(translate(handle=[10 ** 400, 5])), "operations[0].handle:")
+    rejected(spec(translate(region=[{"tool": "brush", "mode": "add", "radius": 10 ** 400, "points": [[1, 1]]}])),
+             "operations[0].region[0].radius:")
+
+
 @pytest.mark.parametrize("shape,field", [
     ({"tool": "rect", "mode": "add", "points": [[1, 1]]}, "points"),
     ({"tool": "rect", "mode": "add", "points": [[1, 1], [2, 2], [3, 3]]}, "points"),

@@ -145,6 +145,14 @@ export function countSet(mask) {
   return n;
 }
 
+/** Whether any pixel of the feature grid is set: PBSI reads every second pixel (even rows and columns). */
+export function onFeatureGrid(mask) {
+  for (let j = 0; j < mask.height; j += 2) {
+    for (let i = 0; i < mask.width; i += 2) if (mask.data[j * mask.width + i] === 1) return true;
+  }
+  return false;
+}
+
 /** Whether the pixel holding image point (x, y) is set; points on the far edge count as the last pixel. */
 export function maskHas(mask, [x, y]) {
   const i = Math.min(mask.width - 1, Math.max(0, Math.floor(x)));

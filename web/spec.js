@@ -5,7 +5,7 @@
 // with null for a point not placed yet. It is the spec itself minus the version, so the
 // JSON round-trips and hand-typed specs load as they are.
 
-import { rasterise, countSet, maskHas, shapeIsComplete } from "./raster.js";
+import { rasterise, countSet, maskHas, onFeatureGrid, shapeIsComplete } from "./raster.js";
 import { POINT_KINDS } from "./geometry.js";
 
 export const SPEC_VERSION = 1;
@@ -120,6 +120,13 @@ export function imageProblems(size) {
  * then replace the drawn shapes, which are not checked). maskOf(key, shapes) may return an
  * already rasterised mask (the editor's cache; key is "op<i>" or "editable").
  */
+// Python's round (half to even), so that a cell here is dragnext_ops.geometry.to_cell's.
+const roundHalfEven = (v) => {
+  const f = Math.floor(v), d = v - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+};
+const featureCell = (p) => p && [roundHalfEven(p[1] * 0.5), roundHalfEven(p[0] * 0.5)];
+
 export function validate(state, size, inputs = {}, maskOf = null) {
   const raster = (key, shapes) => maskOf?.(key, shapes) ?? rasterise(shapes, size.height, size.width);
   const out = [];
@@ -131,6 +138,9 @@ export function validate(state, size, inputs = {}, maskOf = null) {
     for (const kind of needed) if (!op[kind]) add(i, `${where}.${kind}`, `place the ${kind === "center" ? "rotation centre" : kind}`);
     const same = (a, b) => a && b && a[0] === b[0] && a[1] === b[1];
     if (same(op.handle, op.target)) add(i, `${where}.target`, "zero-length drag: target is on the handle");
+    else if (op.type === "translate" && same(featureCell(op.handle), featureCell(op.target))) {
+      add(i, `${where}.target`, "shorter than a feature cell (2 px): the drag would move nothing");
+    }
     if (op.type === "rotate" && same(op.center, op.handle)) add(i, `${where}.center`, "rotation centre is on the handle");
     if (op.type === "rotate" && same(op.center, op.target)) add(i, `${where}.center`, "rotation centre is on the target");
     if (size) {
@@ -145,6 +155,7 @@ export function validate(state, size, inputs = {}, maskOf = null) {
     if (!size) return;
     const mask = raster(`op${i}`, op.region);
     if (countSet(mask) === 0) add(i, `${where}.region`, "empty region: no pixel is inside");
+    else if (!onFeatureGrid(mask)) add(i, `${where}.region`, "no pixel on the feature grid (every second pixel): paint it at least 2 px wide");
     else if (op.handle && !maskHas(mask, op.handle)) add(i, `${where}.handle`, "handle is outside its region");
   });
   if (!inputs.editableMask) {

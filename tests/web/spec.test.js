@@ -123,3 +123,24 @@ test("validate uses the masks it is given (the editor's cache) by layer key", ()
   assert.deepEqual(seen, ["op0", "op1", "editable"]);
   assert.deepEqual(fields(got), ["operations[1].region"]);
 });
+
+test("validate: a translation within its handle's feature cell, as Python's to_cell rounds (half to even)", () => {
+  const s = emptyState();
+  const a = newOperation("translate");
+  // x 21 -> 10.5 -> cell 10 (Math.round would say 11), x 20.2 -> 10.1 -> cell 10
+  Object.assign(a, { handle: [21, 20], target: [20.2, 20], region: [rect([10, 10], [30, 30])] });
+  s.operations.push(a);
+  assert.deepEqual(fields(validate(s, size)), ["operations[0].target"]);
+  a.target = [23.1, 20];
+  assert.deepEqual(validate(s, size), []);
+});
+
+test("validate: a region with no pixel on the feature grid", () => {
+  const s = emptyState();
+  const a = newOperation("translate");
+  Object.assign(a, { handle: [21.5, 21.5], target: [41.5, 31.5], region: [rect([21, 21], [22, 30])] });  // column 21 only
+  s.operations.push(a);
+  assert.deepEqual(fields(validate(s, size)), ["operations[0].region"]);
+  a.region = [rect([20, 21], [22, 30])];
+  assert.deepEqual(validate(s, size), []);
+});

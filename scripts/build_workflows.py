@@ -96,8 +96,8 @@ def edit_nodes(spec: dict, image: str, prefix: str = "dragnext") -> list:
         (8, "DragNeXtDenoise", (1160, 60), (320, 130), [True, -1]),
         (9, "VAEDecode", (1160, 260), (210, 46), []),
         (10, "SaveImage", (1160, 360), (400, 420), [prefix]),
-        (11, "VAEDecode", (800, 780), (210, 46), []),  # below PBSI's 16 widgets
-        (12, "PreviewImage", (800, 870), (320, 260), []),
+        (11, "VAEDecode", (800, 900), (210, 46), []),  # below PBSI's 16 widgets, also in Nodes 2.0
+        (12, "PreviewImage", (800, 1000), (320, 260), []),
     ]
 
 

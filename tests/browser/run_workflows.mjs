@@ -4,7 +4,7 @@
 // The pytest side waits for each prompt to finish on the server.
 import { readFileSync } from "node:fs";
 import { launch, openApp, loadWorkflow, assert } from "./lib.mjs";
-import { settle } from "./page_helpers.mjs";
+import { setVueNodes, settle } from "./page_helpers.mjs";
 
 const [url, ...files] = process.argv.slice(2);
 const { page, errors, close } = await launch();
@@ -13,7 +13,8 @@ try {
   for (const file of files) {
     try {
       errors.length = 0;
-      await loadWorkflow(page, JSON.parse(readFileSync(file, "utf8")));
+      const workflow = JSON.parse(readFileSync(file, "utf8"));
+      await loadWorkflow(page, workflow);
       await settle(page);
       // Every DragNeXtSpec node got an editor that loaded the workflow's spec as is.
       const editors = await page.evaluate(() => window.app.graph.nodes.filter((n) => n.type === "DragNeXtSpec").map((n) => ({
@@ -23,20 +24,27 @@ try {
       for (const e of editors) {
         assert(e.ok && e.shown === e.spec && !e.specError, `editor of node ${e.id} shows its spec: ${JSON.stringify(e)}`);
       }
-      // No node covers another as the frontend lays them out (a node as tall as its widgets need).
-      const overlaps = await page.evaluate(() => {
-        const title = window.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
-        const boxes = window.app.graph.nodes.map((n) => {
-          const [w, h] = [0, 1].map((i) => Math.max(n.size[i], n.computeSize()[i]));
-          return { id: n.id, type: n.type, x0: n.pos[0], y0: n.pos[1] - title, x1: n.pos[0] + w, y1: n.pos[1] + h };
+      // No node covers another as the frontend lays them out, in the classic canvas and in
+      // Nodes 2.0 (which scales a classic layout by 1.2 and draws taller widgets).
+      for (const vue of [false, true]) {
+        await setVueNodes(page, vue);   // after a load: the switch waits for the nodes to show
+        await loadWorkflow(page, workflow);
+        await settle(page);
+        const overlaps = await page.evaluate(() => {
+          const title = window.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
+          const boxes = window.app.graph.nodes.map((n) => {
+            const [w, h] = [0, 1].map((i) => Math.max(n.size[i], n.computeSize()[i]));
+            return { id: n.id, type: n.type, x0: n.pos[0], y0: n.pos[1] - title, x1: n.pos[0] + w, y1: n.pos[1] + h };
+          });
+          const hits = [];
+          const box = (b) => `${b.type} ${b.id} [${[b.x0, b.y0, b.x1, b.y1].map(Math.round).join(", ")}]`;
+          for (const [i, a] of boxes.entries()) for (const b of boxes.slice(i + 1)) {
+            if (a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1) hits.push(`${box(a)} and ${box(b)}`);
+          }
+          return hits;
         });
-        const hits = [];
-        for (const [i, a] of boxes.entries()) for (const b of boxes.slice(i + 1)) {
-          if (a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1) hits.push(`${a.type} ${a.id} [${a.x0}, ${a.y0}, ${a.x1}, ${a.y1}] and ${b.type} ${b.id} [${b.x0}, ${b.y0}, ${b.x1}, ${b.y1}]`);
-        }
-        return hits;
-      });
-      assert(overlaps.length === 0, `nodes overlap: ${overlaps.join("; ")}`);
+        assert(overlaps.length === 0, `${vue ? "Nodes 2.0" : "classic canvas"}: nodes overlap: ${overlaps.join("; ")}`);
+      }
       const posted = page.waitForResponse((r) => r.url().endsWith("/prompt") && r.request().method() === "POST", { timeout: 60000 });
       await page.locator("button:has-text('Run')").first().click();
       const response = await posted;

@@ -11,6 +11,7 @@ from dragnext.nodes.feature_taps import FeatureTaps, stage_outputs, with_feature
 from dragnext.nodes.host_unet import PassMeter, run_stage
 from dragnext.nodes.inversion_node import DragNeXtInversion
 from dragnext.nodes.pbsi_node import DragNeXtPBSI
+from test_families import counting
 
 SIZE = 64          # image pixels: an 8x8 latent, a 32x32 feature grid
 
@@ -73,7 +74,6 @@ UNSUPERVISABLE = {
 def test_a_drag_pbsi_cannot_supervise_is_refused_before_any_pass(tiny_model, tiny_cond, inversion, case):
     """Every state would be skipped (or, for the reference's angle between cells, turned the
     wrong way), and the edit would silently be none."""
-    from test_families import counting
     method, op, message = UNSUPERVISABLE[case]
     model, calls = counting(tiny_model)
     spec = DragSpec(SIZE, SIZE, [op], box(16, 48, 8, 56))

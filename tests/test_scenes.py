@@ -218,15 +218,22 @@ def test_a_world_comes_from_a_prior_config_and_bad_ones_are_refused():
         backgrounds.background(np.random.default_rng(0), 16, 16, kind="checkerboard")
 
 
+def _plain_and_flagged(op_type, flag):
+    """Scenes 0-3 in the plain world and in the same world with `flag` (marks, shading) on,
+    checked to hold the same poses, colours and operations."""
+    plain = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"))
+    flagged = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"), **{flag: True})
+    assert flagged.name() == plain.name() + {"marks": "_marks", "shading": "_shaded"}[flag]
+    for seed in range(4):
+        a, b = make_scene(seed, op_type, world=plain), make_scene(seed, op_type, world=flagged)
+        assert a.spec() == b.spec() and np.array_equal(a.masks, b.masks) and np.array_equal(a.edited_masks, b.edited_masks)
+        yield a, b
+
+
 @pytest.mark.parametrize("op_type", OP_TYPES)
 def test_marks_are_drawn_inside_their_objects_and_move_with_them(op_type):
-    plain = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"))
-    marked = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"), marks=True)
-    assert marked.name() == plain.name() + "_marks"
-    for seed in range(4):
-        a, b = make_scene(seed, op_type, world=plain), make_scene(seed, op_type, world=marked)
-        # the same poses, colours and operations: a mark changes only its object's own pixels
-        assert a.spec() == b.spec() and np.array_equal(a.masks, b.masks) and np.array_equal(a.edited_masks, b.edited_masks)
+    for a, b in _plain_and_flagged(op_type, "marks"):
+        # a mark changes only its object's own pixels
         for before, after, edited in ((a.image, b.image, False), (a.edited, b.edited, True)):
             covered = np.any([shapes.coverage(o["shape"], SIZE, SIZE, o["after"] if edited else None) > 0
                               for o in b.objects], axis=0)
@@ -243,10 +250,11 @@ def test_marks_are_drawn_inside_their_objects_and_move_with_them(op_type):
         assert np.abs(obj["mark"]["colour"] - obj["colour"]).max() > 0.4  # the object's colour segment leaves it out
 
 
-def test_a_config_names_marks_as_a_boolean():
-    assert World.of({"world": {"marks": True}}).marks and not World.of({}).marks
-    with pytest.raises(ValueError, match="world.marks"):
-        World.of({"world": {"marks": "yes"}})
+@pytest.mark.parametrize("flag,bad", [("marks", "yes"), ("shading", 1)])
+def test_a_config_names_its_world_flags_as_booleans(flag, bad):
+    assert getattr(World.of({"world": {flag: True}}), flag) and not getattr(World.of({}), flag)
+    with pytest.raises(ValueError, match=f"world.{flag}"):
+        World.of({"world": {flag: bad}})
 
 
 def _shade_direction(image, cover, colour):
@@ -259,12 +267,7 @@ def _shade_direction(image, cover, colour):
 
 @pytest.mark.parametrize("op_type", OP_TYPES)
 def test_shading_keeps_the_plain_worlds_poses_and_moves_with_the_object(op_type):
-    plain = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"))
-    shaded = World(backgrounds=("flat",), kinds=("disc", "rect", "triangle"), shading=True)
-    assert shaded.name() == plain.name() + "_shaded"
-    for seed in range(4):
-        a, b = make_scene(seed, op_type, world=plain), make_scene(seed, op_type, world=shaded)
-        assert a.spec() == b.spec() and np.array_equal(a.masks, b.masks) and np.array_equal(a.edited_masks, b.edited_masks)
+    for a, b in _plain_and_flagged(op_type, "shading"):
         k = b.operations[0]["object"]
         obj = b.objects[k]
         whole = shapes.coverage(obj["shape"], SIZE, SIZE) > 0.999
@@ -282,9 +285,3 @@ def test_shading_keeps_the_plain_worlds_poses_and_moves_with_the_object(op_type)
         if op_type == "translate":
             dx, dy = obj["after"]["offset"]
             np.testing.assert_allclose(b.edited[moved], b.image[_shift(moved, -int(dx), -int(dy))], atol=1e-6)
-
-
-def test_a_config_names_shading_as_a_boolean():
-    assert World.of({"world": {"shading": True}}).shading and not World.of({}).shading
-    with pytest.raises(ValueError, match="world.shading"):
-        World.of({"world": {"shading": 1}})

@@ -14,20 +14,10 @@ try {
     try {
       errors.length = 0;
       const workflow = JSON.parse(readFileSync(file, "utf8"));
-      await loadWorkflow(page, workflow);
-      await settle(page);
-      // Every DragNeXtSpec node got an editor that loaded the workflow's spec as is.
-      const editors = await page.evaluate(() => window.app.graph.nodes.filter((n) => n.type === "DragNeXtSpec").map((n) => ({
-        id: n.id, ok: !!n.dragnext, spec: n.widgets.find((w) => w.name === "spec").value,
-        shown: n.dragnext?.editor.history.current, specError: n.dragnext?.editor.specError ?? null,
-      })));
-      for (const e of editors) {
-        assert(e.ok && e.shown === e.spec && !e.specError, `editor of node ${e.id} shows its spec: ${JSON.stringify(e)}`);
-      }
       // No node covers another as the frontend lays them out, in the classic canvas and in
       // Nodes 2.0 (which scales a classic layout by 1.2 and draws taller widgets).
       for (const vue of [false, true]) {
-        await setVueNodes(page, vue);   // after a load: the switch waits for the nodes to show
+        await setVueNodes(page, vue);
         await loadWorkflow(page, workflow);
         await settle(page);
         const overlaps = await page.evaluate(() => {
@@ -44,6 +34,14 @@ try {
           return hits;
         });
         assert(overlaps.length === 0, `${vue ? "Nodes 2.0" : "classic canvas"}: nodes overlap: ${overlaps.join("; ")}`);
+      }
+      // (Left in Nodes 2.0.) Every DragNeXtSpec node got an editor that loaded the workflow's spec as is.
+      const editors = await page.evaluate(() => window.app.graph.nodes.filter((n) => n.type === "DragNeXtSpec").map((n) => ({
+        id: n.id, ok: !!n.dragnext, spec: n.widgets.find((w) => w.name === "spec").value,
+        shown: n.dragnext?.editor.history.current, specError: n.dragnext?.editor.specError ?? null,
+      })));
+      for (const e of editors) {
+        assert(e.ok && e.shown === e.spec && !e.specError, `editor of node ${e.id} shows its spec: ${JSON.stringify(e)}`);
       }
       const posted = page.waitForResponse((r) => r.url().endsWith("/prompt") && r.request().method() === "POST", { timeout: 60000 });
       await page.locator("button:has-text('Run')").first().click();
